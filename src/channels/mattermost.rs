@@ -1,0 +1,53 @@
+//! Mattermost incoming webhooks: Markdown text with the headline as a heading. Mattermost has
+//! no switch to turn mentions off, so `@` starting a word gets a zero-width space after it:
+//! `@channel` still reads the same but notifies nobody.
+
+use serde_json::{Value, json};
+
+use super::Meta;
+use super::limits::{self, FormatError};
+use crate::template::Message;
+
+/// Characters in one post.
+pub const TEXT_LIMIT: usize = 16_383;
+
+/// The webhook payload for `m`.
+pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<Value, FormatError> {
+    let mut headline = String::new();
+    for c in m.headline.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '[' | ']' | '`' | '<' | '>' | '~' | '#'
+        ) {
+            headline.push('\\');
+        }
+        headline.push(c);
+    }
+    let c = meta.inputs.company;
+    let text = defuse_mentions(&format!(
+        "#### {headline}\n\n{}\n\n[Live status]({}) · {}",
+        m.body.chat_markdown_blocks().join("\n\n"),
+        c.status_url,
+        meta.inputs.incident.id
+    ));
+    limits::chars("Mattermost", "text", &text, TEXT_LIMIT)?;
+    let mut value = json!({ "text": text });
+    if let Some(name) = username {
+        value["username"] = json!(name);
+    }
+    Ok(value)
+}
+
+/// Put a zero-width space after every `@` that starts a word (not inside an email address).
+pub fn defuse_mentions(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        out.push(c);
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric()) {
+            out.push('\u{200B}');
+        }
+        prev = Some(c);
+    }
+    out
+}

@@ -1,0 +1,38 @@
+//! The embeddable widget: the state `crier serve` feeds to `widget.js` (headline, summary,
+//! severity, when, where to read more).
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Meta;
+use crate::template::Message;
+
+/// `channels/NAME.toml` for `type = "widget"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// The widget's JSON state for `m`.
+pub fn state(m: &Message, meta: &Meta<'_>) -> Value {
+    let i = meta.inputs.incident;
+    json!({
+        "version": 1,
+        "incident": {
+            "id": i.id,
+            "title": i.title,
+            "status": i.status.as_str(),
+            "impact": i.impact.as_str(),
+            "started_at": i.started_at.to_string(),
+        },
+        "kind": meta.kind,
+        "sequence": meta.sequence,
+        "headline": m.headline,
+        "summary": m.summary,
+        "severity": i.impact.as_str(),
+        "updated_at": meta.inputs.now.to_string(),
+        "status_url": meta.inputs.company.status_url,
+    })
+}

@@ -1,0 +1,136 @@
+//! The command line: every command, its options, and an example in its `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::script;
+use crate::template::{Impact, Status};
+
+/// crier: tell customers what is going on, on every channel, in approved words.
+#[derive(Debug, Parser)]
+#[command(
+    name = "crier",
+    version,
+    about = "Tell customers what is going on when the product is down: one approved source, every channel, the call script.",
+    after_help = "Start with `crier init DIR`, then `crier check` and `crier preview update`.\n\
+                  Exit codes: 0 ok, 1 failed, 2 bad input (nothing was sent)."
+)]
+pub struct Cli {
+    /// The project's crier.toml (default: ./crier.toml).
+    #[arg(long, global = true, env = "CRIER_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a working project: crier.toml, the five approved kinds, layouts, a file channel,
+    /// example channels and a sample audience.
+    #[command(after_help = "Example:\n  crier init status-comms && cd status-comms && crier check")]
+    Init(InitArgs),
+
+    /// Check everything: config, channels, secrets, every kind rendered for every configured
+    /// channel with each slot's example. Lists every problem; exit 2 if any.
+    #[command(after_help = "Example:\n  crier check\n  crier check --json")]
+    Check(CheckArgs),
+
+    /// Show a kind rendered for every channel type (configured or not), with sample values
+    /// for any slot you do not set.
+    #[command(
+        after_help = "Examples:\n  crier preview update --set progress=\"We found the cause and are deploying a fix.\"\n  crier preview outage-notice --title \"Checkout is failing\" --channel slack\n  crier preview update --out out/"
+    )]
+    Preview(PreviewArgs),
+
+    /// Record that NAME approved the wording of KIND as it is now (file and layouts).
+    #[command(after_help = "Example:\n  crier approve update --by \"Dana Ortiz (Comms)\"")]
+    Approve(ApproveArgs),
+
+    /// List every kind as approved, changed since approval, or never approved.
+    #[command(after_help = "Example:\n  crier approvals\n  crier approvals --json")]
+    Approvals(JsonArgs),
+
+    /// Print the call script support staff read aloud, from the same source as the message.
+    #[command(
+        after_help = "Examples:\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --format html > script.html"
+    )]
+    Script(ScriptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to create the project in (created if missing; must not hold a crier.toml).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The facts a rendering stands on when there is no incident yet.
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// The incident title to render with.
+    #[arg(long, default_value = "Checkout is failing")]
+    pub title: String,
+    /// The incident status to render with.
+    #[arg(long, value_enum, default_value = "investigating")]
+    pub status: Status,
+    /// The incident impact to render with.
+    #[arg(long, value_enum, default_value = "major")]
+    pub impact: Impact,
+    /// A slot value, NAME=VALUE; repeat for each slot. Unset slots use their example.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The message kind: a file name in templates/ without `.toml`.
+    pub kind: String,
+    #[command(flatten)]
+    pub sample: SampleArgs,
+    /// Show one format only: a channel type, `summary`, or `call-script`.
+    #[arg(long, value_name = "TYPE")]
+    pub channel: Option<String>,
+    /// Write one file per format into DIR instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print every format as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The kinds to approve.
+    #[arg(required = true)]
+    pub kinds: Vec<String>,
+    /// Who approves: a name others will recognise.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// The message kind.
+    pub kind: String,
+    #[command(flatten)]
+    pub sample: SampleArgs,
+    /// `text` (80 columns), `markdown`, or `html` (a printable page).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: script::Format,
+}

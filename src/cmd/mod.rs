@@ -1,0 +1,100 @@
+//! One module per command, each with one `run`. Commands print data on stdout and
+//! progress and problems on stderr, and return the exit code.
+
+mod approvals;
+mod approve;
+mod check;
+mod init;
+mod preview;
+mod script;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, SampleArgs};
+use crate::config;
+use crate::diag::{Diagnostic, Invalid};
+use crate::project::Project;
+use crate::template::Incident;
+
+/// Run the command `cli` names. `Err` is printed by `main`: [`Invalid`] exits 2, anything else 1.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::Check(args) => check::run(config, &args),
+        Command::Preview(args) => preview::run(config, &args),
+        Command::Approve(args) => approve::run(config, &args),
+        Command::Approvals(args) => approvals::run(config, &args),
+        Command::Script(args) => script::run(config, &args),
+    }
+}
+
+/// The exit code for bad input: nothing was sent.
+pub const BAD_INPUT: u8 = 2;
+
+/// Load the project named by `--config` / `CRIER_CONFIG` / `./crier.toml`.
+pub fn load_project(explicit: Option<&Path>) -> Result<Project, Invalid> {
+    let path = config::locate(explicit)?;
+    Project::load(&path).map_err(Invalid)
+}
+
+/// The current time, or `CRIER_NOW` (RFC 3339) when set, to rehearse or to test at a fixed time.
+pub fn now() -> Result<jiff::Timestamp, Invalid> {
+    match std::env::var("CRIER_NOW") {
+        Ok(v) => v.parse().map_err(|e| {
+            Invalid::from(
+                Diagnostic::new(format!("`CRIER_NOW={v}` is not an RFC 3339 time: {e}"))
+                    .hint("use a time like `2026-11-26T14:05:00Z`, or unset `CRIER_NOW`"),
+            )
+        }),
+        Err(_) => Ok(jiff::Timestamp::now()),
+    }
+}
+
+/// The stand-in incident for `preview` and `script`.
+pub fn sample_incident(args: &SampleArgs, now: jiff::Timestamp) -> Incident {
+    let mut incident = Incident::sample(Some(&args.title), now);
+    incident.status = args.status;
+    incident.impact = args.impact;
+    incident
+}
+
+/// Print `error` for the operator and return its exit code: 2 for bad input (every problem
+/// listed, then how many), 1 for anything else (the whole chain of causes).
+pub fn report(error: &anyhow::Error) -> ExitCode {
+    if let Some(Invalid(problems)) = error.downcast_ref::<Invalid>() {
+        eprintln!("{problems}");
+        let n = problems.len();
+        if n > 1 {
+            eprintln!("\n{n} problems; nothing was sent. Fix them and run the command again.");
+        }
+        ExitCode::from(BAD_INPUT)
+    } else {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    }
+}
+
+/// The operator's `--set` values checked against `kind`'s slots.
+pub fn slot_values(
+    project: &Project,
+    kind: &crate::template::Kind,
+    sets: &[String],
+    fill: crate::template::Fill,
+    now: jiff::Timestamp,
+) -> Result<crate::template::SlotValues, Invalid> {
+    let given = crate::template::slots::parse_assignments(sets).map_err(Invalid)?;
+    crate::template::slots::resolve(&kind.name, &kind.slots, &given, fill, project.clock(now))
+        .map_err(Invalid)
+}
+
+/// The warning `preview` and `script` print for wording that is not approved as it is.
+pub fn approval_banner(kind: &str, state: &crate::template::ApprovalState) -> Option<String> {
+    (!state.is_approved()).then(|| {
+        format!(
+            "NOT APPROVED: `{kind}` is {}. This is a preview; `crier blast` refuses it until `crier approve {kind} --by NAME`.",
+            state.label()
+        )
+    })
+}

@@ -1,0 +1,285 @@
+//! `crier.toml`: the company, where templates, channels and the audience live, the store, the
+//! follow-up delay. Found by `--config`, `CRIER_CONFIG`, or `./crier.toml`; parsed strictly.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::{time, toml_file};
+
+/// The file name looked for in the current directory.
+pub const FILE_NAME: &str = "crier.toml";
+
+/// The parsed `crier.toml`, with paths resolved against its folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from.
+    pub path: PathBuf,
+    /// The folder holding `crier.toml` (empty for the current folder); relative paths are read from here.
+    pub root: PathBuf,
+    pub company: Company,
+    pub time_zone: jiff::tz::TimeZone,
+    pub templates_dir: PathBuf,
+    pub channels_dir: PathBuf,
+    pub audience_path: PathBuf,
+    pub store_url: String,
+    pub follow_up_after: String,
+}
+
+/// `[company]`: who is speaking, and where customers get help.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Company {
+    /// Shown in every message: "Acme".
+    pub name: String,
+    /// Read out by support staff and printed in every message footer.
+    #[serde(default)]
+    pub support_phone: String,
+    /// Where customers can write for help.
+    #[serde(default)]
+    pub support_email: String,
+    /// The public status page.
+    pub status_url: String,
+    /// The sign-off of every message: "Dana and the Acme support team".
+    pub signature: String,
+    /// IANA zone in which times are read and shown: "Europe/Berlin".
+    #[serde(default = "default_zone")]
+    pub time_zone: String,
+}
+
+fn default_zone() -> String {
+    "UTC".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// Folder of message kinds (`*.toml`) and `layouts/`.
+    #[serde(default = "default_templates")]
+    templates: String,
+    /// Folder of channel files, one per configured channel.
+    #[serde(default = "default_channels")]
+    channels: String,
+    /// When the follow-up goes out after a resolution: a duration (`24h`) or a moment
+    /// relative to the resolution (`next business day 10:00`).
+    #[serde(default = "default_follow_up")]
+    follow_up_after: Spanned<String>,
+    company: RawCompany,
+    #[serde(default)]
+    audience: Audience,
+    #[serde(default)]
+    store: Store,
+}
+
+/// `[company]` with the positions of the values we check ourselves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompany {
+    name: String,
+    #[serde(default)]
+    support_phone: String,
+    #[serde(default)]
+    support_email: String,
+    status_url: Spanned<String>,
+    signature: String,
+    #[serde(default = "default_spanned_zone")]
+    time_zone: Spanned<String>,
+}
+
+fn default_spanned_zone() -> Spanned<String> {
+    Spanned::new(0..0, default_zone())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Audience {
+    /// CSV or JSON Lines file of recipients.
+    #[serde(default = "default_audience")]
+    path: String,
+}
+
+impl Default for Audience {
+    fn default() -> Self {
+        Audience {
+            path: default_audience(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Store {
+    /// `sqlite:crier.db` (default) or `postgres://…`.
+    #[serde(default = "default_store")]
+    url: String,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            url: default_store(),
+        }
+    }
+}
+
+fn default_templates() -> String {
+    "templates".into()
+}
+fn default_channels() -> String {
+    "channels".into()
+}
+fn default_follow_up() -> Spanned<String> {
+    Spanned::new(0..0, "next business day 10:00".into())
+}
+fn default_audience() -> String {
+    "audience.csv".into()
+}
+fn default_store() -> String {
+    "sqlite:crier.db".into()
+}
+
+/// Where to read the configuration from: an explicit path (`--config` / `CRIER_CONFIG`) or `./crier.toml`.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, Diagnostic> {
+    let path = explicit.map_or_else(|| PathBuf::from(FILE_NAME), Path::to_path_buf);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let d = Diagnostic::new(format!("no crier configuration at `{}`", path.display()));
+    Err(match explicit {
+        Some(_) => d.hint("check the path given with `--config` or `CRIER_CONFIG`"),
+        None => d.hint("run crier in a project folder, pass `--config PATH`, or create one with `crier init DIR`"),
+    })
+}
+
+impl Config {
+    /// Load and check `crier.toml` at `path`, collecting every problem.
+    pub fn load(path: &Path) -> Result<Config, Diagnostics> {
+        let mut problems = Diagnostics::default();
+        let source = toml_file::read(path).map_err(one)?;
+        let raw: RawConfig = toml_file::parse(path, &source).map_err(one)?;
+        let at = |span: std::ops::Range<usize>| Location::at_offset(path, &source, span.start);
+
+        let time_zone = match time::zone(raw.company.time_zone.get_ref()) {
+            Ok(tz) => tz,
+            Err(e) => {
+                problems.push(
+                    Diagnostic::new(e.to_string())
+                        .at(at(raw.company.time_zone.span()))
+                        .field("company.time_zone"),
+                );
+                jiff::tz::TimeZone::UTC
+            }
+        };
+        if let Err(e) = check_url(raw.company.status_url.get_ref()) {
+            problems.push(
+                Diagnostic::new(e)
+                    .at(at(raw.company.status_url.span()))
+                    .field("company.status_url")
+                    .hint("write the full address, like `https://status.example.com`"),
+            );
+        }
+        if let Err(e) = check_follow_up(raw.follow_up_after.get_ref(), &time_zone) {
+            problems.push(
+                Diagnostic::new(e)
+                    .at(at(raw.follow_up_after.span()))
+                    .field("follow_up_after")
+                    .hint("use a duration like `24h` or a moment like `next business day 10:00`"),
+            );
+        }
+        // `crier.toml` in the current folder: keep paths relative, as the operator writes them.
+        let root = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
+        let config = Config {
+            path: path.to_path_buf(),
+            templates_dir: root.join(&raw.templates),
+            channels_dir: root.join(&raw.channels),
+            audience_path: root.join(&raw.audience.path),
+            store_url: raw.store.url,
+            follow_up_after: raw.follow_up_after.into_inner(),
+            company: Company {
+                name: raw.company.name,
+                support_phone: raw.company.support_phone,
+                support_email: raw.company.support_email,
+                status_url: raw.company.status_url.into_inner(),
+                signature: raw.company.signature,
+                time_zone: raw.company.time_zone.into_inner(),
+            },
+            time_zone,
+            root,
+        };
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn one(d: Diagnostic) -> Diagnostics {
+    let mut all = Diagnostics::default();
+    all.push(d);
+    all
+}
+
+/// An absolute `http` or `https` address, or a sentence saying what is wrong with it.
+pub fn check_url(value: &str) -> Result<url::Url, String> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        Ok(u) => Err(format!(
+            "`{value}` is not a web address: it must start with `https://` (it starts with `{}:`)",
+            u.scheme()
+        )),
+        Err(e) => Err(format!("`{value}` is not a web address: {e}")),
+    }
+}
+
+fn check_follow_up(value: &str, tz: &jiff::tz::TimeZone) -> Result<(), String> {
+    if time::parse_duration(value).is_ok() {
+        return Ok(());
+    }
+    time::parse_moment(value, jiff::Timestamp::now(), tz)
+        .map(|_| ())
+        .map_err(|e| format!("`follow_up_after` is not a duration or a moment: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Config, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crier.toml");
+        std::fs::write(&path, src).unwrap();
+        Config::load(&path)
+    }
+
+    const GOOD: &str = r#"
+[company]
+name = "Acme"
+status_url = "https://status.acme.example"
+signature = "The Acme team"
+time_zone = "Europe/Berlin"
+"#;
+
+    #[test]
+    fn defaults_fill_the_rest() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.store_url, "sqlite:crier.db");
+        assert!(c.templates_dir.ends_with("templates"));
+        assert_eq!(c.follow_up_after, "next business day 10:00");
+    }
+
+    #[test]
+    fn bad_zone_and_url_are_both_reported() {
+        let src = GOOD
+            .replace("Europe/Berlin", "Europe/Berln")
+            .replace("https://status.acme.example", "status.acme.example");
+        let problems = load(&src).unwrap_err();
+        assert_eq!(problems.len(), 2);
+        let fields: Vec<_> = problems.iter().map(|d| d.field.clone().unwrap()).collect();
+        assert_eq!(fields, ["company.time_zone", "company.status_url"]);
+        let zone = problems.iter().next().unwrap();
+        assert_eq!(zone.location.as_ref().unwrap().line, 6);
+    }
+}

@@ -1,0 +1,17 @@
+//! crier: one approved source per message kind, rendered for every channel and for the call script.
+//!
+//! See `ARCHITECTURE.md` for the map of modules and how a message flows through them.
+
+pub mod channels;
+pub mod check;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod diag;
+pub mod preview;
+pub mod project;
+pub mod script;
+pub mod secret;
+pub mod template;
+pub mod time;
+pub mod toml_file;

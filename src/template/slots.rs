@@ -1,0 +1,335 @@
+//! Slots: the typed inputs an operator fills at blast time (`--set progress="…"`).
+//!
+//! A kind declares its slots; [`resolve`] checks what the operator typed against them (unknown
+//! names, missing required values, length, choices, times, addresses, durations), fills in
+//! defaults, and returns the values as they read in a message.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::config::check_url;
+use crate::diag::{Diagnostic, Diagnostics, backticked, closest};
+use crate::time;
+
+/// The type of a slot and its constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotType {
+    /// Free text up to `max_len` characters.
+    Text,
+    /// One of `values`.
+    Choice,
+    /// A moment: `14:30`, `in 30 minutes`, `tomorrow 10:00`; shown in the company's zone.
+    Time,
+    /// An `http(s)` address.
+    Url,
+    /// A length of time: `30m`, `2h 15m`; shown as "2 hours 15 minutes".
+    Duration,
+}
+
+impl SlotType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SlotType::Text => "text",
+            SlotType::Choice => "choice",
+            SlotType::Time => "time",
+            SlotType::Url => "url",
+            SlotType::Duration => "duration",
+        }
+    }
+}
+
+/// One `[slots.NAME]` entry of a kind file.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotSpec {
+    #[serde(rename = "type")]
+    pub ty: SlotType,
+    /// Longest text allowed, in characters (required for `text`).
+    pub max_len: Option<usize>,
+    /// Allowed values (required for `choice`).
+    pub values: Option<Vec<String>>,
+    /// The operator must give a value (or the slot must have a default).
+    #[serde(default)]
+    pub required: bool,
+    /// Used when the operator gives no value.
+    pub default: Option<String>,
+    /// A realistic value for `crier check` and `crier preview`.
+    pub example: Option<String>,
+    /// One sentence for the operator: what to write here.
+    pub help: Option<String>,
+}
+
+/// What a value is checked against, besides the slot itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock<'a> {
+    pub now: jiff::Timestamp,
+    pub tz: &'a jiff::tz::TimeZone,
+}
+
+/// Where values come from when the operator gave none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// A real blast: only defaults.
+    Defaults,
+    /// A preview or check: defaults, then each slot's `example`.
+    Examples,
+}
+
+impl SlotSpec {
+    /// Problems with the declaration itself (missing `max_len`, a default of the wrong type…).
+    pub fn check_declaration(&self, clock: Clock<'_>) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        match self.ty {
+            SlotType::Text if self.max_len.is_none() => problems.push((
+                "a `text` slot needs `max_len`".to_string(),
+                "add `max_len = 400` (or the longest text that fits your channels)".to_string(),
+            )),
+            SlotType::Choice if self.values.as_ref().is_none_or(Vec::is_empty) => problems.push((
+                "a `choice` slot needs `values`".to_string(),
+                "add `values = [\"first\", \"second\"]`".to_string(),
+            )),
+            _ => {}
+        }
+        if self.max_len.is_some() && self.ty != SlotType::Text {
+            problems.push((
+                format!(
+                    "`max_len` only applies to `text` slots, not `{}`",
+                    self.ty.name()
+                ),
+                "remove `max_len`".to_string(),
+            ));
+        }
+        if self.values.is_some() && self.ty != SlotType::Choice {
+            problems.push((
+                format!(
+                    "`values` only applies to `choice` slots, not `{}`",
+                    self.ty.name()
+                ),
+                "remove `values`, or set `type = \"choice\"`".to_string(),
+            ));
+        }
+        for (what, value) in [("default", &self.default), ("example", &self.example)] {
+            if let Some(v) = value
+                && let Err(e) = self.format(v, clock)
+            {
+                problems.push((
+                    format!("the `{what}` is not valid: {e}"),
+                    format!("fix `{what}`"),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// Check `value` and turn it into how it reads in a message.
+    pub fn format(&self, value: &str, clock: Clock<'_>) -> Result<String, String> {
+        if value.contains('\0') {
+            return Err("it contains a NUL character".into());
+        }
+        match self.ty {
+            SlotType::Text => {
+                let len = value.chars().count();
+                match self.max_len {
+                    Some(max) if len > max => Err(format!(
+                        "it is {len} characters long, {} over the limit of {max}",
+                        len - max
+                    )),
+                    _ => Ok(value.to_string()),
+                }
+            }
+            SlotType::Choice => {
+                let values = self.values.as_deref().unwrap_or_default();
+                if values.iter().any(|v| v == value) {
+                    Ok(value.to_string())
+                } else {
+                    Err(format!(
+                        "`{value}` is not one of {}",
+                        backticked(values.iter().map(String::as_str))
+                    ))
+                }
+            }
+            SlotType::Time => time::parse_moment(value, clock.now, clock.tz)
+                .map(|t| time::display_moment(t, clock.now, clock.tz))
+                .map_err(|e| e.to_string()),
+            SlotType::Url => check_url(value).map(|_| value.to_string()),
+            SlotType::Duration => time::parse_duration(value)
+                .map(time::describe_duration)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Slot values ready for a template: what the operator typed, and how each reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SlotValues {
+    /// As typed (or defaulted): what the timeline records.
+    pub raw: BTreeMap<String, String>,
+    /// As shown in messages: times in the company zone, durations in words; "" when empty.
+    pub display: BTreeMap<String, String>,
+}
+
+/// Parse `--set NAME=VALUE` arguments into a map; a malformed one is a diagnostic.
+pub fn parse_assignments(sets: &[String]) -> Result<BTreeMap<String, String>, Diagnostics> {
+    let mut map = BTreeMap::new();
+    let mut problems = Diagnostics::default();
+    for set in sets {
+        match set.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                map.insert(name.trim().to_string(), value.to_string());
+            }
+            _ => problems.push(
+                Diagnostic::new(format!("`--set {set}` is not of the form NAME=VALUE"))
+                    .hint("write it like `--set progress=\"We found the cause\"`"),
+            ),
+        }
+    }
+    problems.into_result(map).map_err(|e| e.0)
+}
+
+/// Check the operator's values against the kind's slots, collecting every problem.
+pub fn resolve(
+    kind: &str,
+    specs: &BTreeMap<String, SlotSpec>,
+    given: &BTreeMap<String, String>,
+    fill: Fill,
+    clock: Clock<'_>,
+) -> Result<SlotValues, Diagnostics> {
+    let mut problems = Diagnostics::default();
+    let valid = || backticked(specs.keys().map(String::as_str));
+    for name in given.keys().filter(|n| !specs.contains_key(*n)) {
+        let d = Diagnostic::new(format!("`{kind}` has no slot named `{name}`"))
+            .field(format!("--set {name}"));
+        let hint = match closest(name, specs.keys().map(String::as_str)) {
+            Some(best) => format!(
+                "did you mean `{best}`? The slots of `{kind}` are {}",
+                valid()
+            ),
+            None if specs.is_empty() => format!("`{kind}` takes no slots"),
+            None => format!("the slots of `{kind}` are {}", valid()),
+        };
+        problems.push(d.hint(hint));
+    }
+    let mut values = SlotValues::default();
+    for (name, spec) in specs {
+        let value = given
+            .get(name)
+            .or(spec.default.as_ref())
+            .or(if fill == Fill::Examples {
+                spec.example.as_ref()
+            } else {
+                None
+            });
+        let Some(value) = value else {
+            if spec.required {
+                problems.push(missing(kind, name, spec));
+            }
+            values.display.insert(name.clone(), String::new());
+            continue;
+        };
+        match spec.format(value, clock) {
+            Ok(shown) => {
+                values.raw.insert(name.clone(), value.clone());
+                values.display.insert(name.clone(), shown);
+            }
+            Err(e) => problems.push(
+                Diagnostic::new(format!("slot `{name}` of `{kind}`: {e}"))
+                    .field(format!("--set {name}"))
+                    .hint(slot_hint(name, spec)),
+            ),
+        }
+    }
+    problems.into_result(values).map_err(|e| e.0)
+}
+
+fn missing(kind: &str, name: &str, spec: &SlotSpec) -> Diagnostic {
+    Diagnostic::new(format!("`{kind}` needs a value for slot `{name}`"))
+        .field(format!("--set {name}"))
+        .hint(slot_hint(name, spec))
+}
+
+/// The slot's own help, its choices, and an example of setting it.
+fn slot_hint(name: &str, spec: &SlotSpec) -> String {
+    let mut hint = String::new();
+    if let Some(help) = &spec.help {
+        hint.push_str(help.trim());
+        hint.push(' ');
+    }
+    if let Some(values) = &spec.values {
+        hint.push_str(&format!(
+            "One of {}. ",
+            backticked(values.iter().map(String::as_str))
+        ));
+    }
+    let example = spec
+        .example
+        .as_deref()
+        .or(spec
+            .values
+            .as_ref()
+            .and_then(|v| v.first().map(String::as_str)))
+        .unwrap_or("…");
+    hint.push_str(&format!("Example: `--set {name}=\"{example}\"`"));
+    hint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs() -> BTreeMap<String, SlotSpec> {
+        let src = r#"
+progress = { type = "text", max_len = 10, required = true, example = "Found it" }
+severity = { type = "choice", values = ["minor", "major"], default = "major" }
+next_update = { type = "time", example = "in 30 minutes" }
+lasted = { type = "duration", example = "2h 15m" }
+"#;
+        toml::from_str(src).unwrap()
+    }
+
+    fn clock_parts() -> (jiff::Timestamp, jiff::tz::TimeZone) {
+        (
+            "2026-11-26T13:00:00Z".parse().unwrap(),
+            jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+        )
+    }
+
+    #[test]
+    fn examples_fill_a_preview() {
+        let (now, tz) = clock_parts();
+        let v = resolve(
+            "update",
+            &specs(),
+            &BTreeMap::new(),
+            Fill::Examples,
+            Clock { now, tz: &tz },
+        )
+        .unwrap();
+        assert_eq!(v.display["next_update"], "14:30 CET");
+        assert_eq!(v.display["lasted"], "2 hours 15 minutes");
+        assert_eq!(v.display["severity"], "major");
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let (now, tz) = clock_parts();
+        let given = BTreeMap::from([
+            ("progres".to_string(), "x".to_string()),
+            ("severity".to_string(), "huge".to_string()),
+        ]);
+        let problems = resolve(
+            "update",
+            &specs(),
+            &given,
+            Fill::Defaults,
+            Clock { now, tz: &tz },
+        )
+        .unwrap_err();
+        let text = problems.to_string();
+        assert_eq!(problems.len(), 3, "{text}");
+        assert!(text.contains("did you mean `progress`?"));
+        assert!(text.contains("`huge` is not one of `minor`, `major`"));
+        assert!(text.contains("`update` needs a value for slot `progress`"));
+    }
+}

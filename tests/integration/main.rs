@@ -1,0 +1,7 @@
+//! Integration tests: the real `crier` binary and the library, on projects made by `crier init`.
+
+mod errors;
+mod preview;
+mod safety;
+mod snapshots;
+mod support;

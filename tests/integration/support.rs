@@ -1,0 +1,90 @@
+//! Helpers: a fresh project from `crier init` in a temp folder, and running the real binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// Every test runs at this moment (a Thursday, 14:05 in Berlin).
+pub const NOW: &str = "2026-11-26T13:05:00Z";
+
+/// A project created by `crier init`, deleted when dropped.
+pub struct Project {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Project {
+    pub fn init() -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("project");
+        let out = crier_in(dir.path(), &["init", "project"]);
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Project { _dir: dir, root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Run `crier ARGS` in the project folder.
+    pub fn crier(&self, args: &[&str]) -> Output {
+        crier_in(&self.root, args)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).expect("read project file")
+    }
+
+    pub fn write(&self, rel: &str, contents: &str) {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).expect("write project file");
+    }
+
+    /// Replace the one occurrence of `from` in file `rel` with `to`.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert_eq!(
+            text.matches(from).count(),
+            1,
+            "`{from}` must occur once in {rel}"
+        );
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+
+    /// The project as the library loads it.
+    pub fn load(&self) -> crier::project::Project {
+        crier::project::Project::load(&self.root.join("crier.toml")).expect("project loads")
+    }
+}
+
+/// Run the real binary in `dir` at [`NOW`], with nothing inherited that changes its behaviour.
+pub fn crier_in(dir: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("crier")
+        .expect("binary built")
+        .current_dir(dir)
+        .args(args)
+        .env("CRIER_NOW", NOW)
+        .env_remove("CRIER_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("crier runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The moment tests run at.
+pub fn now() -> jiff::Timestamp {
+    NOW.parse().unwrap()
+}
