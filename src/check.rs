@@ -43,7 +43,11 @@ pub fn project(p: &Project, now: jiff::Timestamp) -> (Vec<KindReport>, Diagnosti
         });
     }
     for channel in &p.channels {
-        for d in channel.check_secrets() {
+        for d in channel
+            .check_secrets()
+            .into_iter()
+            .chain(channel.check_values())
+        {
             problems.push(d);
         }
     }

@@ -54,7 +54,7 @@ pub enum Command {
 
     /// Print the call script support staff read aloud, from the same source as the message.
     #[command(
-        after_help = "Examples:\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --format html > script.html"
+        after_help = "Examples:\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --set affected=\"complete a checkout\" --set next_update=\"in 30 minutes\" --format html > script.html"
     )]
     Script(ScriptArgs),
 }
@@ -92,7 +92,8 @@ pub struct SampleArgs {
     /// The incident impact to render with.
     #[arg(long, value_enum, default_value = "major")]
     pub impact: Impact,
-    /// A slot value, NAME=VALUE; repeat for each slot. Unset slots use their example.
+    /// A slot value, NAME=VALUE; repeat for each slot. `preview` fills unset slots with their
+    /// default, then their example; `script` uses defaults only (staff read it aloud).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<String>,
 }

@@ -2,16 +2,19 @@
 //!
 //! See `ARCHITECTURE.md` for the map of modules and how a message flows through them.
 
+pub mod audience;
 pub mod channels;
 pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod delivery;
 pub mod diag;
 pub mod preview;
 pub mod project;
 pub mod script;
 pub mod secret;
+pub mod store;
 pub mod template;
 pub mod time;
 pub mod toml_file;

@@ -22,7 +22,7 @@ impl Project {
     pub fn load(config_path: &Path) -> Result<Project, Diagnostics> {
         let config = Config::load(config_path)?;
         let mut problems = Diagnostics::default();
-        let engine = Engine::load(&config.templates_dir, &channels::TYPES);
+        let engine = Engine::load(&config.templates_dir, &channels::OVERRIDABLE);
         let approvals = Approvals::load(&config.templates_dir);
         let channels = channels::load_dir(&config.channels_dir);
         let engine = engine.map_err(|e| problems.extend(e)).ok();

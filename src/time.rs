@@ -627,6 +627,11 @@ fn month_abbreviation(month: i8) -> &'static str {
         .unwrap_or("???")
 }
 
+/// A moment as machines read it: RFC 3339 in UTC, whole seconds (`2026-11-26T13:05:00Z`).
+pub fn rfc3339(t: Timestamp) -> String {
+    t.round(jiff::Unit::Second).unwrap_or(t).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

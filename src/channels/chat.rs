@@ -27,3 +27,109 @@ pub struct Config {
     /// Seconds before a request is given up.
     pub timeout_secs: Option<u64>,
 }
+
+/// Which platform a chat channel posts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Slack,
+    Teams,
+    Discord,
+    Mattermost,
+    GoogleChat,
+}
+
+impl Platform {
+    fn name(self) -> &'static str {
+        match self {
+            Platform::Slack => "the Slack webhook",
+            Platform::Teams => "the Teams webhook",
+            Platform::Discord => "the Discord webhook",
+            Platform::Mattermost => "the Mattermost webhook",
+            Platform::GoogleChat => "the Google Chat webhook",
+        }
+    }
+}
+
+/// Posts one message per blast to a chat platform's incoming webhook.
+pub struct Chat {
+    platform: Platform,
+    url: crate::secret::Secret,
+    username: Option<String>,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Chat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Chat {
+    /// The transport for `config`, reading the webhook URL from the environment.
+    pub fn new(
+        platform: Platform,
+        config: &Config,
+        timeout: std::time::Duration,
+    ) -> Result<Chat, String> {
+        let url = crate::secret::from_env(&config.url_env, "url_env").map_err(|d| d.message)?;
+        let mut address = url.expose().to_string();
+        if platform == Platform::Discord && !address.contains("wait=") {
+            address.push_str(if address.contains('?') {
+                "&wait=true"
+            } else {
+                "?wait=true"
+            });
+        }
+        Ok(Chat {
+            platform,
+            url: crate::secret::Secret::new(address),
+            username: config.username.clone(),
+            client: super::http::client(timeout)?,
+        })
+    }
+}
+
+impl crate::delivery::transport::Transport for Chat {
+    type Payload = Vec<u8>;
+
+    fn prepare(
+        &self,
+        job: &crate::delivery::transport::Job<'_>,
+    ) -> Result<Vec<u8>, super::FormatError> {
+        let ty = match self.platform {
+            Platform::Slack => "slack",
+            Platform::Teams => "teams",
+            Platform::Discord => "discord",
+            Platform::Mattermost => "mattermost",
+            Platform::GoogleChat => "google-chat",
+        };
+        let message = job.rendered.message_for(ty);
+        let username = self.username.as_deref();
+        let value = match self.platform {
+            Platform::Slack => super::slack::payload(message, &job.meta)?,
+            Platform::Teams => super::teams::payload(message, &job.meta)?,
+            Platform::Discord => super::discord::payload(message, &job.meta, username)?,
+            Platform::Mattermost => super::mattermost::payload(message, &job.meta, username)?,
+            Platform::GoogleChat => super::google_chat::payload(message, &job.meta)?,
+        };
+        Ok(serde_json::to_vec(&value).expect("a JSON value always serializes"))
+    }
+
+    async fn send(
+        &self,
+        body: Vec<u8>,
+    ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+        let answer = super::http::post(
+            &self.client,
+            self.url.expose(),
+            &[],
+            body,
+            self.platform.name(),
+        )
+        .await?;
+        super::http::check(&answer, false)?;
+        Ok(super::http::receipt(&answer))
+    }
+}

@@ -45,14 +45,14 @@ pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<V
         "characters",
     )?;
     let mut value = json!({
-        "content": m.summary,
+        "content": escape(&m.summary),
         "embeds": [{
             "title": m.headline,
             "description": description,
             "url": meta.inputs.company.status_url,
             "color": colour(meta.inputs.incident.impact),
             "footer": { "text": footer },
-            "timestamp": meta.inputs.now.to_string(),
+            "timestamp": crate::time::rfc3339(meta.inputs.now),
         }],
         "allowed_mentions": { "parse": [] }
     });
@@ -60,6 +60,25 @@ pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<V
         value["username"] = json!(name);
     }
     Ok(value)
+}
+
+/// The summary as Discord content: Markdown characters escaped so nobody's text becomes a link
+/// or formatting. (Embed titles are shown as written: Discord renders no Markdown there.)
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    if s.starts_with(['#', '-']) {
+        out.push('\\');
+    }
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn colour(impact: Impact) -> u32 {

@@ -142,6 +142,54 @@ pub fn crlf(s: &str) -> String {
     no_bare_cr(s).replace('\n', "\r\n")
 }
 
+/// The MIME message for one recipient: multipart text + HTML, a stable Message-ID derived from
+/// the idempotency key, every body line ending as CRLF.
+pub fn message(
+    from: &lettre::message::Mailbox,
+    reply_to: Option<&lettre::message::Mailbox>,
+    to: lettre::message::Mailbox,
+    email: &Email,
+    key: &str,
+) -> Result<lettre::Message, String> {
+    use lettre::message::{MultiPart, SinglePart, header::ContentType};
+    let mut builder = lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(email.subject.clone())
+        .message_id(Some(message_id(key, from)));
+    if let Some(r) = reply_to {
+        builder = builder.reply_to(r.clone());
+    }
+    let parts = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(crlf(&email.text)),
+        )
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(crlf(&email.html)),
+        );
+    builder
+        .multipart(parts)
+        .map_err(|e| format!("cannot build the email: {e}"))
+}
+
+/// `<key@domain-of-from>`: the same on every attempt, so a resend is recognisable.
+pub fn message_id(key: &str, from: &lettre::message::Mailbox) -> String {
+    format!("<{key}@{}>", from.email.domain())
+}
+
+/// The recipient's mailbox: their name (already refused if it holds a line break) and address.
+pub fn mailbox(name: &str, email: &str) -> Result<lettre::message::Mailbox, String> {
+    let address: lettre::Address = email
+        .parse()
+        .map_err(|e| format!("`{email}` is not an email address: {e}"))?;
+    let name = (!name.is_empty()).then(|| name.to_string());
+    Ok(lettre::message::Mailbox::new(name, address))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,10 +31,14 @@ impl FormatError {
     pub fn diagnostic(&self, kind: &str, channel: &str) -> Diagnostic {
         let d = Diagnostic::new(format!("`{kind}` does not fit `{channel}`: {self}"));
         match self {
-            FormatError::TooLong { field, .. } => d.field(field.clone()).hint(
-                "shorten the slot values or the template (crier never cuts a message); \
-                 a `[channels.NAME]` table in the kind file can give this channel shorter wording",
+            FormatError::TooLong { field, .. } if channel == "summary" => d.field(field.clone()).hint(
+                "shorten the kind's `summary` or the values in it: it must stand alone in 160 characters \
+                 (crier never cuts a message)",
             ),
+            FormatError::TooLong { field, .. } => d.field(field.clone()).hint(format!(
+                "shorten the slot values or the template (crier never cuts a message), or give \
+                 `{channel}` shorter wording in a `[channels.{channel}]` table of the kind file"
+            )),
             FormatError::UnsafeHeader { field, .. } => d
                 .field(*field)
                 .hint("remove line breaks from the values that go into the subject"),

@@ -10,10 +10,13 @@ pub mod discord;
 pub mod email;
 pub mod file;
 pub mod google_chat;
+pub mod http;
 pub mod intercom;
 pub mod limits;
 pub mod mattermost;
+pub mod signing;
 pub mod slack;
+pub mod smtp;
 pub mod summary;
 pub mod teams;
 pub mod webhook;
@@ -42,6 +45,20 @@ pub const TYPES: [&str; 10] = [
     "webhook",
     "widget",
     "file",
+];
+
+/// The channel types a kind's `[channels.TYPE]` table can give its own wording: every type
+/// that sends the message in its own format (`file` only imitates the others).
+pub const OVERRIDABLE: [&str; 9] = [
+    "email",
+    "slack",
+    "teams",
+    "discord",
+    "mattermost",
+    "google-chat",
+    "intercom",
+    "webhook",
+    "widget",
 ];
 
 /// The config of one channel file, by type.
@@ -123,6 +140,72 @@ impl Channel {
             .map(|d| {
                 let message = format!("channel `{}`: {}", self.name, d.message);
                 Diagnostic { message, ..d }.in_file(&self.path)
+            })
+            .collect()
+    }
+}
+
+impl Channel {
+    /// Problems with the values of this channel file (addresses, mailboxes, signing secrets),
+    /// found without sending anything. Secret values are never shown.
+    pub fn check_values(&self) -> Vec<Diagnostic> {
+        let mut problems: Vec<(&str, String)> = Vec::new();
+        let mut mailbox = |field: &'static str, value: &str| {
+            if let Err(e) = value.parse::<lettre::message::Mailbox>() {
+                problems.push((field, format!("`{field} = \"{value}\"` is not a mailbox ({e}); write it like `Acme Status <status@acme.example>`")));
+            }
+        };
+        match &self.config {
+            Config::Email(c) => {
+                mailbox("from", &c.from);
+                if let Some(r) = &c.reply_to {
+                    mailbox("reply_to", r);
+                }
+                if let Err(e) = smtp::server(&c.smtp_url) {
+                    problems.push(("smtp_url", e));
+                }
+            }
+            Config::File(c) => mailbox("from", &c.from),
+            Config::Webhook(c) => {
+                if let Some(Err(e)) = c.url.as_deref().map(crate::config::check_url) {
+                    problems.push(("url", e));
+                }
+                if let Some(Ok(keys)) = c.secret_env.as_deref().map(std::env::var)
+                    && let Err(e) = signing::parse_keys(&keys)
+                {
+                    let var = c.secret_env.as_deref().unwrap_or_default();
+                    problems.push((
+                        "secret_env",
+                        format!("the value of `{var}` is not usable: {e}"),
+                    ));
+                }
+            }
+            Config::Intercom(c) => {
+                if let Err(e) = crate::config::check_url(&c.api_base) {
+                    problems.push(("api_base", e));
+                }
+            }
+            Config::Slack(c)
+            | Config::Teams(c)
+            | Config::Discord(c)
+            | Config::Mattermost(c)
+            | Config::GoogleChat(c) => {
+                if let Ok(url) = std::env::var(&c.url_env)
+                    && !url.starts_with("https://")
+                    && !url.starts_with("http://")
+                {
+                    let var = &c.url_env;
+                    problems.push(("url_env", format!("the value of `{var}` is not a web address (it must start with `https://`)")));
+                }
+            }
+            Config::Widget(_) => {}
+        }
+        problems
+            .into_iter()
+            .map(|(field, message)| {
+                Diagnostic::new(format!("channel `{}`: {message}", self.name))
+                    .in_file(&self.path)
+                    .field(field)
             })
             .collect()
     }

@@ -52,7 +52,7 @@ pub fn event(m: &Message, meta: &Meta<'_>) -> Value {
             "status": i.status.as_str(),
             "impact": i.impact.as_str(),
             "components": i.components,
-            "started_at": i.started_at.to_string(),
+            "started_at": crate::time::rfc3339(i.started_at),
             "status_url": c.status_url,
         },
         "message": {
@@ -77,7 +77,7 @@ pub fn event(m: &Message, meta: &Meta<'_>) -> Value {
     }
     json!({
         "type": format!("incident.{}", meta.kind),
-        "timestamp": meta.inputs.now.to_string(),
+        "timestamp": crate::time::rfc3339(meta.inputs.now),
         "data": data,
     })
 }
@@ -85,7 +85,7 @@ pub fn event(m: &Message, meta: &Meta<'_>) -> Value {
 /// The body Atlassian Statuspage sends for an incident update.
 pub fn statuspage_event(m: &Message, meta: &Meta<'_>) -> Value {
     let i = meta.inputs.incident;
-    let now = meta.inputs.now.to_string();
+    let now = crate::time::rfc3339(meta.inputs.now);
     let status = i.status.as_str();
     let resolved_at = (status == "resolved").then(|| now.clone());
     let monitoring_at = (status == "monitoring").then(|| now.clone());
@@ -103,7 +103,7 @@ pub fn statuspage_event(m: &Message, meta: &Meta<'_>) -> Value {
             "impact": i.impact.as_str(),
             "impact_override": null,
             "backfilled": false,
-            "created_at": i.started_at.to_string(),
+            "created_at": crate::time::rfc3339(i.started_at),
             "updated_at": now,
             "monitoring_at": monitoring_at,
             "resolved_at": resolved_at,

@@ -25,14 +25,14 @@ pub fn state(m: &Message, meta: &Meta<'_>) -> Value {
             "title": i.title,
             "status": i.status.as_str(),
             "impact": i.impact.as_str(),
-            "started_at": i.started_at.to_string(),
+            "started_at": crate::time::rfc3339(i.started_at),
         },
         "kind": meta.kind,
         "sequence": meta.sequence,
         "headline": m.headline,
         "summary": m.summary,
         "severity": i.impact.as_str(),
-        "updated_at": meta.inputs.now.to_string(),
+        "updated_at": crate::time::rfc3339(meta.inputs.now),
         "status_url": meta.inputs.company.status_url,
     })
 }

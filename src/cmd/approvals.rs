@@ -22,14 +22,11 @@ pub fn run(config: Option<&Path>, args: &JsonArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for (kind, state) in &states {
-        let mark = if state.is_approved() { "ok " } else { "!! " };
-        println!("{mark} {:<20} {}", kind.name, state.label());
+        println!("{}", super::approval_line(&kind.name, state));
     }
     let pending = states.iter().filter(|(_, s)| !s.is_approved()).count();
     if pending > 0 {
-        println!(
-            "\n{pending} kind(s) cannot be blasted until approved: `crier approve KIND --by NAME`."
-        );
+        println!("\n{}", super::unapproved_note(pending));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,7 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> anyhow::Result<ExitCode> 
     }
     let channels: Vec<&str> = project.channels.iter().map(|c| c.name.as_str()).collect();
     for r in &reports {
-        println!("ok  {:<20} {}", r.kind, r.approval.label());
+        println!("{}", super::approval_line(&r.kind, &r.approval));
     }
     println!(
         "\nAll {} kinds render for {} ({}). Nothing was sent.",
@@ -41,10 +41,7 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> anyhow::Result<ExitCode> 
     );
     let unapproved = reports.iter().filter(|r| !r.approval.is_approved()).count();
     if unapproved > 0 {
-        eprintln!(
-            "note: {unapproved} kind{} not approved as they are now; `crier blast` will refuse them until `crier approve KIND --by NAME`",
-            if unapproved == 1 { " is" } else { "s are" }
-        );
+        eprintln!("note: {}", super::unapproved_note(unapproved));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -87,6 +87,7 @@ const FILES: &[(&str, &str)] = &[
         "channels/examples/widget.toml",
         include_str!("../../channels/examples/widget.toml"),
     ),
+    ("docs/writing.md", include_str!("../../docs/writing.md")),
     (".gitignore", "/outbox\n/crier.db*\n/out\n"),
 ];
 

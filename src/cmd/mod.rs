@@ -93,8 +93,25 @@ pub fn slot_values(
 pub fn approval_banner(kind: &str, state: &crate::template::ApprovalState) -> Option<String> {
     (!state.is_approved()).then(|| {
         format!(
-            "NOT APPROVED: `{kind}` is {}. This is a preview; `crier blast` refuses it until `crier approve {kind} --by NAME`.",
+            "NOT APPROVED: `{kind}` ({}). This is a preview; `crier blast` refuses it until `crier approve {kind} --by NAME`.",
             state.label()
         )
     })
+}
+
+/// One kind in a list: `ok ` when approved as it is now, `!! ` when not.
+pub fn approval_line(kind: &str, state: &crate::template::ApprovalState) -> String {
+    let mark = if state.is_approved() { "ok " } else { "!! " };
+    format!("{mark} {kind:<20} {}", state.label())
+}
+
+/// What `check` and `approvals` say when some kinds are not approved.
+pub fn unapproved_note(count: usize) -> String {
+    let (kinds, them) = match count {
+        1 => ("1 kind is".to_string(), "it"),
+        n => (format!("{n} kinds are"), "them"),
+    };
+    format!(
+        "{kinds} not approved as written; `crier blast` refuses {them} until `crier approve KIND --by NAME`."
+    )
 }

@@ -111,7 +111,7 @@ impl Approvals {
         let approval = Approval {
             sha256,
             approved_by: by.to_string(),
-            approved_at: now.round(jiff::Unit::Second).unwrap_or(now).to_string(),
+            approved_at: crate::time::rfc3339(now),
             files,
         };
         self.entries.insert(kind.name.clone(), approval);

@@ -15,7 +15,7 @@ pub mod markdown;
 pub mod slots;
 
 pub use approval::{ApprovalState, Approvals};
-pub use context::{Impact, Incident, Inputs, Recipient, Status};
+pub use context::{Impact, Incident, Inputs, PastUpdate, Recipient, Status};
 pub use engine::{Engine, Message, Rendered, Script};
 pub use kind::Kind;
 pub use markdown::Markdown;

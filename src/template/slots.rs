@@ -57,6 +57,9 @@ pub struct SlotSpec {
     pub default: Option<String>,
     /// A realistic value for `crier check` and `crier preview`.
     pub example: Option<String>,
+    /// `time` only: the moment must not be in the past (a promised next update).
+    #[serde(default)]
+    pub future: bool,
     /// One sentence for the operator: what to write here.
     pub help: Option<String>,
 }
@@ -99,6 +102,15 @@ impl SlotSpec {
                     self.ty.name()
                 ),
                 "remove `max_len`".to_string(),
+            ));
+        }
+        if self.future && self.ty != SlotType::Time {
+            problems.push((
+                format!(
+                    "`future` only applies to `time` slots, not `{}`",
+                    self.ty.name()
+                ),
+                "remove `future`".to_string(),
             ));
         }
         if self.values.is_some() && self.ty != SlotType::Choice {
@@ -150,9 +162,16 @@ impl SlotSpec {
                     ))
                 }
             }
-            SlotType::Time => time::parse_moment(value, clock.now, clock.tz)
-                .map(|t| time::display_moment(t, clock.now, clock.tz))
-                .map_err(|e| e.to_string()),
+            SlotType::Time => {
+                let parse = if self.future {
+                    time::parse_future
+                } else {
+                    time::parse_moment
+                };
+                parse(value, clock.now, clock.tz)
+                    .map(|t| time::display_moment(t, clock.now, clock.tz))
+                    .map_err(|e| e.to_string())
+            }
             SlotType::Url => check_url(value).map(|_| value.to_string()),
             SlotType::Duration => time::parse_duration(value)
                 .map(time::describe_duration)
@@ -213,14 +232,18 @@ pub fn resolve(
     }
     let mut values = SlotValues::default();
     for (name, spec) in specs {
-        let value = given
-            .get(name)
-            .or(spec.default.as_ref())
-            .or(if fill == Fill::Examples {
-                spec.example.as_ref()
-            } else {
-                None
-            });
+        // `--set eta=` clears a slot: an empty value is no value, and no default fills it.
+        let typed = given.get(name).filter(|v| !v.trim().is_empty());
+        let cleared = given.contains_key(name) && typed.is_none();
+        let example = (fill == Fill::Examples)
+            .then_some(spec.example.as_ref())
+            .flatten();
+        let fallback = if cleared {
+            None
+        } else {
+            spec.default.as_ref().or(example)
+        };
+        let value = typed.or(fallback);
         let Some(value) = value else {
             if spec.required {
                 problems.push(missing(kind, name, spec));

@@ -136,8 +136,15 @@ fn discord_over_limit_names_field_and_excess() {
         "We know this is getting in your way, and we're sorry.",
         &body,
     );
-    let err = fails(&p, &["check"]);
-    insta::assert_snapshot!(err);
+    let out = p.crier_env(
+        &["check"],
+        &[(
+            "CRIER_TEST_DISCORD_URL",
+            "https://discord.example/api/webhooks/1/t",
+        )],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&out));
 }
 
 #[test]
@@ -200,9 +207,7 @@ fn changed_after_approval_is_shown_and_refused() {
 
     let out = p.crier(&["preview", "apology", "--channel", "summary"]);
     assert!(out.status.success());
-    assert!(
-        stderr(&out).contains("NOT APPROVED: `apology` is changed since crier init approved it")
-    );
+    assert!(stderr(&out).contains("NOT APPROVED: `apology` (changed since crier init approved it"));
 }
 
 #[test]
@@ -218,4 +223,78 @@ fn no_project_says_how_to_make_one() {
     let out = crate::support::crier_in(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(2));
     insta::assert_snapshot!(stderr(&out));
+}
+
+#[test]
+fn a_required_slot_cannot_be_emptied() {
+    let p = Project::init();
+    let err = fails(
+        &p,
+        &[
+            "script",
+            "update",
+            "--set",
+            "progress=",
+            "--set",
+            "next_update=15:00",
+        ],
+    );
+    assert!(
+        err.starts_with("error: `update` needs a value for slot `progress`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_promised_update_time_in_the_past_is_refused() {
+    let p = Project::init();
+    let err = fails(
+        &p,
+        &[
+            "script",
+            "update",
+            "--set",
+            "progress=Found it.",
+            "--set",
+            "next_update=09:00",
+        ],
+    );
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn an_optional_slot_can_be_cleared() {
+    let p = Project::init();
+    let out = p.crier(&[
+        "script",
+        "update",
+        "--set",
+        "progress=Found it.",
+        "--set",
+        "next_update=15:00",
+        "--set",
+        "avoid=",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        crate::support::stdout(&out).contains("There's nothing you need to do or undo right now.")
+    );
+}
+
+#[test]
+fn channel_values_are_checked_without_showing_secrets() {
+    let p = Project::init();
+    p.write(
+        "channels/mail.toml",
+        "type = \"email\"\nsmtp_url = \"ftp://mail.example.com\"\nfrom = \"garbage\"\n",
+    );
+    p.write(
+        "channels/hooks.toml",
+        "type = \"webhook\"\nurl = \"not a url\"\nsecret_env = \"CRIER_TEST_SECRET\"\n",
+    );
+    let out = p.crier_env(&["check"], &[("CRIER_TEST_SECRET", "hunter2-not-whsec")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(!err.contains("hunter2"), "a secret leaked: {err}");
+    insta::assert_snapshot!(err);
 }

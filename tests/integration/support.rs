@@ -36,6 +36,14 @@ impl Project {
         crier_in(&self.root, args)
     }
 
+    /// Run `crier ARGS` in the project folder with extra environment variables.
+    pub fn crier_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        command(&self.root, args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("crier runs")
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.root.join(rel)).expect("read project file")
     }
@@ -65,15 +73,17 @@ impl Project {
 
 /// Run the real binary in `dir` at [`NOW`], with nothing inherited that changes its behaviour.
 pub fn crier_in(dir: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("crier")
-        .expect("binary built")
-        .current_dir(dir)
+    command(dir, args).output().expect("crier runs")
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("crier").expect("binary built");
+    cmd.current_dir(dir)
         .args(args)
         .env("CRIER_NOW", NOW)
         .env_remove("CRIER_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("crier runs")
+        .env("NO_COLOR", "1");
+    cmd
 }
 
 pub fn stderr(out: &Output) -> String {

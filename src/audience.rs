@@ -1,0 +1,1260 @@
+//! The audience: the customers to notify, streamed from a CSV or JSON Lines file.
+//!
+//! Data flow: [`open`] checks the file itself (extension, that it can be opened, and for CSV the
+//! header row) and returns a [`Reader`]; anything wrong at that level is a
+//! [`Diagnostic`](crate::diag::Diagnostic) and nothing is read. The [`Reader`] is an iterator that
+//! reads one row at a time, turns it into a raw row (column name → text), drops rows outside the
+//! wanted segment ([`Reader::segment`]), validates the rest and yields either a [`Member`] or a
+//! [`BadRow`]. A bad row never stops the stream: the caller reports it and carries on with the
+//! next row.
+//!
+//! Formats, chosen by extension:
+//! - `.csv`: a header row naming the columns
+//!   (`id,email,name,locale,segments,intercom_user_id,webhook_url`, in any order; only `id` is
+//!   required). Further columns become `recipient.fields`. `segments` is `;`-separated.
+//! - `.jsonl` / `.ndjson`: one JSON object per line with the same keys. `segments` may be a
+//!   string `"a;b"` or an array of strings. Other keys become fields; numbers and booleans are
+//!   kept as their JSON text, `null` as an empty string. Blank lines are skipped.
+//!
+//! Row numbers are 1-based data rows: for CSV the first record after the header is row 1 (so
+//! row N is on line N + 1 unless values span lines); for JSON Lines row N is line N, blank lines
+//! included.
+//!
+//! Memory stays flat however long the file is: the reader holds one record (or one line) at a
+//! time. That is also why **duplicate ids are not detected here**: the store rejects them when it
+//! plans deliveries, without holding every id in memory.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Location};
+use crate::template::Recipient;
+
+/// The columns (CSV) or keys (JSON Lines) crier understands; any other becomes a field.
+pub const KNOWN_COLUMNS: [&str; 7] = [
+    "id",
+    "email",
+    "name",
+    "locale",
+    "segments",
+    "intercom_user_id",
+    "webhook_url",
+];
+
+/// The extensions [`open`] accepts, without the dot.
+pub const EXTENSIONS: [&str; 3] = ["csv", "jsonl", "ndjson"];
+
+/// [`BadRow::field`] for problems with the row as a whole (wrong number of fields, not JSON…).
+pub const WHOLE_ROW: &str = "*";
+
+/// Values longer than this many characters are cut short (with `…`) in messages.
+const MAX_SHOWN_CHARS: usize = 80;
+
+/// Read buffer for the file: big enough that reading is not the bottleneck.
+const BUFFER_BYTES: usize = 64 * 1024;
+
+/// One valid recipient, with the row (1-based data row: the first line after the CSV header is
+/// row 1; for JSONL line 1 is row 1) it came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    pub row: u64,
+    /// `id` (trimmed), `name`, `email` (empty when absent), `locale`, and the extra columns.
+    #[serde(deserialize_with = "deserialize_recipient")]
+    pub recipient: Recipient,
+    pub segments: Vec<String>,
+    pub intercom_user_id: Option<String>,
+    /// A validated absolute http(s) URL, kept as the string given (trimmed).
+    pub webhook_url: Option<String>,
+}
+
+/// A row that cannot be used: reported with row number and reason, never blocks the valid rows.
+///
+/// `field` is the column (or JSON key) at fault, or [`WHOLE_ROW`] when the row as a whole is
+/// broken. `reason` is a complete clause naming the field and the value, as shown after
+/// `row N (`id`): ` by [`Display`](fmt::Display). `id` is the row's id when it could be read and
+/// is valid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BadRow {
+    pub row: u64,
+    pub id: Option<String>,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for BadRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "row {} (`{}`): {}", self.row, show(id), self.reason),
+            None => write!(f, "row {}: {}", self.row, self.reason),
+        }
+    }
+}
+
+/// Open the audience; problems with the file itself (missing, unreadable, unknown extension, CSV
+/// header without `id`, duplicate header names) are a [`Diagnostic`] naming the file (and line 1
+/// for the header) with a hint of how to fix it.
+pub fn open(path: &Path) -> Result<Reader, Diagnostic> {
+    let format = Format::of(path)?;
+    let file = open_file(path)?;
+    let source = match format {
+        Format::Csv => Source::Csv(CsvSource::new(path, file)?),
+        Format::JsonLines => Source::JsonLines(JsonLinesSource::new(file)),
+    };
+    Ok(Reader {
+        source,
+        segment: None,
+    })
+}
+
+/// A stream of audience rows; see the [module docs](self). Memory does not grow with the number
+/// of rows.
+#[derive(Debug)]
+pub struct Reader {
+    source: Source,
+    segment: Option<String>,
+}
+
+impl Reader {
+    /// Keep only members in `segment` (exact, case-sensitive match on one of their segments).
+    /// None = everyone.
+    ///
+    /// Rows whose segments are readable and do not include `segment` are skipped before
+    /// validation, so their problems are not reported; rows too broken to read their segments
+    /// are still reported as [`BadRow`]s.
+    pub fn segment(mut self, segment: Option<String>) -> Self {
+        self.segment = segment;
+        self
+    }
+
+    /// Whether `raw` belongs to the wanted segment (always, when there is none).
+    fn wanted(&self, raw: &RawRow) -> bool {
+        match &self.segment {
+            None => true,
+            Some(wanted) => raw.segments.iter().any(|s| s == wanted),
+        }
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Member, BadRow>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let raw = match self.source.next_raw()? {
+                Ok(raw) => raw,
+                Err(bad) => return Some(Err(bad)),
+            };
+            if self.wanted(&raw) {
+                return Some(validate(raw));
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Reader {}
+
+// ---------------------------------------------------------------------------------------------
+// Opening the file
+
+/// The two file formats, told apart by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    /// The format of `path` by its extension (case-insensitive), or a diagnostic naming the
+    /// accepted ones.
+    fn of(path: &Path) -> Result<Format, Diagnostic> {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("jsonl" | "ndjson") => Ok(Format::JsonLines),
+            _ => Err(Diagnostic::new(format!(
+                "the audience file `{}` is neither CSV nor JSON Lines: accepted extensions are {}",
+                path.display(),
+                EXTENSIONS.map(|e| format!("`.{e}`")).join(", "),
+            ))
+            .in_file(path)
+            .hint(
+                "use `.csv` for a file with a header row, `.jsonl` or `.ndjson` for one JSON \
+                 object per line (rename the file, or fix `path` under `[audience]` in `crier.toml`)",
+            )),
+        }
+    }
+}
+
+/// Open `path` for reading, with a diagnostic when it is missing, a directory or unreadable.
+fn open_file(path: &Path) -> Result<File, Diagnostic> {
+    let not_usable = |message: String| {
+        Diagnostic::new(message)
+            .in_file(path)
+            .hint("check `path` under `[audience]` in `crier.toml`")
+    };
+    if path.is_dir() {
+        return Err(not_usable(format!(
+            "the audience file `{}` is a directory",
+            path.display()
+        )));
+    }
+    File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => not_usable(format!(
+            "the audience file `{}` does not exist",
+            path.display()
+        )),
+        _ => not_usable(format!(
+            "cannot read the audience file `{}`: {e}",
+            path.display()
+        )),
+    })
+}
+
+/// The open file, in one of the two formats.
+#[derive(Debug)]
+enum Source {
+    Csv(CsvSource),
+    JsonLines(JsonLinesSource),
+}
+
+impl Source {
+    /// The next row as raw text, a broken row, or `None` at the end of the file.
+    fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
+        match self {
+            Source::Csv(csv) => csv.next_raw(),
+            Source::JsonLines(jsonl) => jsonl.next_raw(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw rows and validation
+
+/// The known columns, as an enum so rows need no string comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Id,
+    Email,
+    Name,
+    Locale,
+    Segments,
+    IntercomUserId,
+    WebhookUrl,
+}
+
+impl Key {
+    /// The known column called exactly `name`, if any.
+    fn of(name: &str) -> Option<Key> {
+        Some(match name {
+            "id" => Key::Id,
+            "email" => Key::Email,
+            "name" => Key::Name,
+            "locale" => Key::Locale,
+            "segments" => Key::Segments,
+            "intercom_user_id" => Key::IntercomUserId,
+            "webhook_url" => Key::WebhookUrl,
+            _ => return None,
+        })
+    }
+}
+
+/// One row as read, before validation: known columns as given (untrimmed), segments split.
+#[derive(Debug, Default)]
+struct RawRow {
+    row: u64,
+    id: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+    locale: Option<String>,
+    segments: Vec<String>,
+    intercom_user_id: Option<String>,
+    webhook_url: Option<String>,
+    fields: BTreeMap<String, String>,
+}
+
+impl RawRow {
+    fn new(row: u64) -> RawRow {
+        RawRow {
+            row,
+            ..RawRow::default()
+        }
+    }
+
+    /// Store the text `value` of the column (or key) `name`.
+    fn set(&mut self, name: &str, value: String) {
+        let slot = match Key::of(name) {
+            None => {
+                self.fields.insert(name.to_string(), value);
+                return;
+            }
+            Some(Key::Segments) => {
+                self.segments = split_segments(&value);
+                return;
+            }
+            Some(Key::Id) => &mut self.id,
+            Some(Key::Email) => &mut self.email,
+            Some(Key::Name) => &mut self.name,
+            Some(Key::Locale) => &mut self.locale,
+            Some(Key::IntercomUserId) => &mut self.intercom_user_id,
+            Some(Key::WebhookUrl) => &mut self.webhook_url,
+        };
+        *slot = Some(value);
+    }
+}
+
+/// `"eu; pro;"` → `["eu", "pro"]`: split on `;`, trimmed, empty parts dropped.
+fn split_segments(value: &str) -> Vec<String> {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Check a raw row and turn it into a member, or say what is wrong with it (the first problem:
+/// `id`, then `email`, `name`, `webhook_url`).
+fn validate(raw: RawRow) -> Result<Member, BadRow> {
+    let row = raw.row;
+    let id = check_id(raw.id.as_deref()).map_err(|reason| BadRow {
+        row,
+        id: None,
+        field: "id".into(),
+        reason,
+    })?;
+    let bad = |field: &str, reason: String| BadRow {
+        row,
+        id: Some(id.clone()),
+        field: field.into(),
+        reason,
+    };
+    let email = check_email(raw.email.as_deref()).map_err(|r| bad("email", r))?;
+    let name = check_name(raw.name.as_deref()).map_err(|r| bad("name", r))?;
+    let webhook_url =
+        check_webhook_url(raw.webhook_url.as_deref()).map_err(|r| bad("webhook_url", r))?;
+    Ok(Member {
+        row,
+        recipient: Recipient {
+            id,
+            name,
+            email,
+            locale: trimmed(raw.locale.as_deref()).unwrap_or_default(),
+            fields: raw.fields,
+        },
+        segments: raw.segments,
+        intercom_user_id: trimmed(raw.intercom_user_id.as_deref()),
+        webhook_url,
+    })
+}
+
+/// `value` trimmed, or `None` when absent or blank.
+fn trimmed(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+}
+
+/// The id, trimmed: required, non-empty, without control characters.
+fn check_id(value: Option<&str>) -> Result<String, String> {
+    let Some(value) = value else {
+        return Err("`id` is missing".into());
+    };
+    let id = value.trim();
+    if id.is_empty() {
+        return Err("`id` is empty".into());
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!("`id` `{}` contains a control character", show(id)));
+    }
+    Ok(id.to_string())
+}
+
+/// The email address, trimmed, or empty when absent; otherwise it must parse as an address.
+fn check_email(value: Option<&str>) -> Result<String, String> {
+    let Some(email) = trimmed(value) else {
+        return Ok(String::new());
+    };
+    match email.parse::<lettre::Address>() {
+        Ok(_) => Ok(email),
+        Err(_) => Err(format!(
+            "`email` `{}` is not an email address",
+            show(&email)
+        )),
+    }
+}
+
+/// The name, trimmed, or empty; it goes into an email header, so no CR, LF or NUL inside.
+fn check_name(value: Option<&str>) -> Result<String, String> {
+    let name = trimmed(value).unwrap_or_default();
+    if name.contains(['\r', '\n', '\0']) {
+        return Err(format!(
+            "`name` `{}` contains a line break or NUL, which cannot go in an email header",
+            show(&name)
+        ));
+    }
+    Ok(name)
+}
+
+/// The webhook URL, trimmed, when present: it must be an absolute http or https URL with a host.
+fn check_webhook_url(value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(text) = trimmed(value) else {
+        return Ok(None);
+    };
+    let usable = url::Url::parse(&text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
+    });
+    if usable {
+        Ok(Some(text))
+    } else {
+        Err(format!(
+            "`webhook_url` `{}` is not an absolute http or https URL",
+            show(&text)
+        ))
+    }
+}
+
+/// `value` for a message: control characters escaped (so the message stays on one line), and
+/// cut to [`MAX_SHOWN_CHARS`] characters with `…`.
+fn show(value: &str) -> String {
+    let mut shown = String::new();
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX_SHOWN_CHARS {
+            shown.push('…');
+            break;
+        }
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+/// A CSV audience: the parser, the header's columns, and one reused record.
+#[derive(Debug)]
+struct CsvSource {
+    reader: csv::Reader<BufReader<File>>,
+    /// The header's names, trimmed.
+    columns: Vec<String>,
+    /// Index of the `id` column.
+    id_column: usize,
+    record: csv::ByteRecord,
+    /// The last row number handed out, for errors that come without a position.
+    last_row: u64,
+    done: bool,
+}
+
+impl CsvSource {
+    /// Read and check the header of `file` (read from `path`).
+    fn new(path: &Path, file: File) -> Result<CsvSource, Diagnostic> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(BufReader::with_capacity(BUFFER_BYTES, file));
+        let header = reader.byte_headers().map_err(|e| {
+            Diagnostic::new(format!(
+                "cannot read the audience file `{}`: {e}",
+                path.display()
+            ))
+            .in_file(path)
+        })?;
+        let columns = header_columns(path, header)?;
+        let id_column = id_column(path, &columns)?;
+        Ok(CsvSource {
+            reader,
+            columns,
+            id_column,
+            record: csv::ByteRecord::new(),
+            last_row: 0,
+            done: false,
+        })
+    }
+
+    /// The next record as a raw row, a broken record, or `None` at the end.
+    fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
+        if self.done {
+            return None;
+        }
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                let row = self
+                    .record
+                    .position()
+                    .map_or(self.last_row + 1, |p| p.record());
+                self.last_row = row;
+                Some(self.raw_row(row))
+            }
+            Err(e) => Some(Err(self.broken(e))),
+        }
+    }
+
+    /// The current record as a raw row; a value that is not UTF-8 makes it a bad row.
+    fn raw_row(&self, row: u64) -> Result<RawRow, BadRow> {
+        let mut raw = RawRow::new(row);
+        for (name, bytes) in self.columns.iter().zip(self.record.iter()) {
+            match std::str::from_utf8(bytes) {
+                Ok(value) => raw.set(name, value.to_string()),
+                Err(_) => {
+                    return Err(BadRow {
+                        row,
+                        id: self.record_id(),
+                        field: name.clone(),
+                        reason: format!(
+                            "`{name}` `{}` is not valid UTF-8 (save the file as UTF-8)",
+                            show(&String::from_utf8_lossy(bytes))
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(raw)
+    }
+
+    /// A bad row for a parser error: a record with the wrong number of fields, or the file
+    /// becoming unreadable (which ends the stream).
+    fn broken(&mut self, error: csv::Error) -> BadRow {
+        match error.kind() {
+            csv::ErrorKind::UnequalLengths {
+                pos,
+                expected_len,
+                len,
+            } => {
+                let row = pos.as_ref().map_or(self.last_row + 1, |p| p.record());
+                self.last_row = row;
+                BadRow {
+                    row,
+                    id: self.record_id(),
+                    field: WHOLE_ROW.into(),
+                    reason: format!(
+                        "the row has {} but the header has {expected_len} \
+                         (put values containing commas in double quotes)",
+                        fields(*len)
+                    ),
+                }
+            }
+            _ => {
+                self.done = true;
+                BadRow {
+                    row: self.last_row + 1,
+                    id: None,
+                    field: WHOLE_ROW.into(),
+                    reason: format!("the rest of the file cannot be read: {error}"),
+                }
+            }
+        }
+    }
+
+    /// The current record's id, when it can be read and is valid (for bad-row reports).
+    fn record_id(&self) -> Option<String> {
+        let bytes = self.record.get(self.id_column)?;
+        let text = std::str::from_utf8(bytes).ok()?;
+        check_id(Some(text)).ok()
+    }
+}
+
+/// "1 field", "3 fields".
+fn fields(count: u64) -> String {
+    match count {
+        1 => "1 field".into(),
+        n => format!("{n} fields"),
+    }
+}
+
+/// The header's column names, trimmed; a diagnostic when they are not UTF-8, empty, blank,
+/// repeated, or a known column in the wrong case.
+fn header_columns(path: &Path, header: &csv::ByteRecord) -> Result<Vec<String>, Diagnostic> {
+    if header.is_empty() {
+        return Err(header_problem(
+            path,
+            format!("the audience file `{}` is empty", path.display()),
+        )
+        .hint(format!(
+            "start it with a header row naming the columns, like `{}`",
+            KNOWN_COLUMNS.join(",")
+        )));
+    }
+    let mut columns: Vec<String> = Vec::with_capacity(header.len());
+    for (i, bytes) in header.iter().enumerate() {
+        let name = std::str::from_utf8(bytes)
+            .map_err(|_| {
+                header_problem(
+                    path,
+                    format!("the header of `{}` is not valid UTF-8", path.display()),
+                )
+                .hint("save the file as UTF-8")
+            })?
+            .trim()
+            .to_string();
+        check_column_name(path, i, &name, &columns)?;
+        columns.push(name);
+    }
+    Ok(columns)
+}
+
+/// Check header column number `index` (0-based), called `name`, against the ones before it.
+fn check_column_name(
+    path: &Path,
+    index: usize,
+    name: &str,
+    before: &[String],
+) -> Result<(), Diagnostic> {
+    let file = path.display();
+    if name.is_empty() {
+        return Err(header_problem(
+            path,
+            format!("column {} of the header of `{file}` has no name", index + 1),
+        )
+        .hint("name the column, or delete it and its values"));
+    }
+    if before.iter().any(|b| b == name) {
+        return Err(
+            header_problem(path, format!("the header of `{file}` names `{name}` twice"))
+                .field(name)
+                .hint(format!(
+                    "each column name may appear once: rename or remove one of the `{name}` columns"
+                )),
+        );
+    }
+    let miscased = KNOWN_COLUMNS
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(name) && **known != name);
+    if let Some(known) = miscased {
+        return Err(header_problem(
+            path,
+            format!("the header of `{file}` has `{name}`, which should be `{known}`"),
+        )
+        .field(name)
+        .hint(format!(
+            "column names are case-sensitive: rename it to `{known}` (as written it would be an \
+             extra field, not the recipient's `{known}`)"
+        )));
+    }
+    Ok(())
+}
+
+/// The index of the `id` column, or a diagnostic saying the header has none.
+fn id_column(path: &Path, columns: &[String]) -> Result<usize, Diagnostic> {
+    columns.iter().position(|c| c == "id").ok_or_else(|| {
+        header_problem(
+            path,
+            format!("the header of `{}` has no `id` column", path.display()),
+        )
+        .field("id")
+        .hint(format!(
+            "add an `id` column with a unique id for each customer; the header can name `{}` \
+             and further columns of your own",
+            KNOWN_COLUMNS.join(",")
+        ))
+    })
+}
+
+/// A diagnostic about the header: at line 1 of `path`.
+fn header_problem(path: &Path, message: String) -> Diagnostic {
+    Diagnostic::new(message).at(Location {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON Lines
+
+/// A JSON Lines audience: the buffered file, the line number, and one reused line buffer.
+#[derive(Debug)]
+struct JsonLinesSource {
+    input: BufReader<File>,
+    line: u64,
+    buffer: Vec<u8>,
+    done: bool,
+}
+
+impl JsonLinesSource {
+    fn new(file: File) -> JsonLinesSource {
+        JsonLinesSource {
+            input: BufReader::with_capacity(BUFFER_BYTES, file),
+            line: 0,
+            buffer: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The next non-blank line as a raw row, a broken line, or `None` at the end.
+    fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            self.buffer.clear();
+            match self.input.read_until(b'\n', &mut self.buffer) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => self.line += 1,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(BadRow {
+                        row: self.line + 1,
+                        id: None,
+                        field: WHOLE_ROW.into(),
+                        reason: format!("the rest of the file cannot be read: {e}"),
+                    }));
+                }
+            }
+            let bytes = line_content(&self.buffer, self.line == 1);
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(json_row(bytes, self.line));
+        }
+    }
+}
+
+/// The line without its line ending (and, on the first line, without a UTF-8 byte-order mark).
+fn line_content(line: &[u8], first: bool) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if first {
+        line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+    } else {
+        line
+    }
+}
+
+/// Line number `row`, `bytes`, as a raw row: it must be UTF-8 and one JSON object.
+fn json_row(bytes: &[u8], row: u64) -> Result<RawRow, BadRow> {
+    let whole_row = |reason: String| BadRow {
+        row,
+        id: None,
+        field: WHOLE_ROW.into(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| whole_row("the line is not valid UTF-8 (save the file as UTF-8)".into()))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => object_row(object, row),
+        Ok(other) => Err(whole_row(format!(
+            "the line is {}, not a JSON object",
+            json_kind(&other)
+        ))),
+        Err(e) => Err(whole_row(format!("the line is not valid JSON: {e}"))),
+    }
+}
+
+/// A JSON object as a raw row: every value must be a scalar, except `segments`, which may also
+/// be an array of strings.
+fn object_row(object: Map<String, Value>, row: u64) -> Result<RawRow, BadRow> {
+    let id = object
+        .get("id")
+        .and_then(|v| scalar_text(v).ok().flatten())
+        .and_then(|text| check_id(Some(&text)).ok());
+    let mut raw = RawRow::new(row);
+    for (key, value) in object {
+        let bad = |reason: String| BadRow {
+            row,
+            id: id.clone(),
+            field: key.clone(),
+            reason,
+        };
+        match (Key::of(&key), value) {
+            (Some(Key::Segments), Value::Array(items)) => {
+                raw.segments = segment_list(items).map_err(|kind| {
+                    bad(format!(
+                        "`segments` must be a string or an array of strings, not an array with {kind} in it"
+                    ))
+                })?;
+            }
+            (known, value) => match scalar_text(&value) {
+                Ok(Some(text)) => raw.set(&key, text),
+                Ok(None) if known.is_none() => raw.set(&key, String::new()),
+                Ok(None) => {}
+                Err(kind) => return Err(bad(wrong_type(&key, known, kind))),
+            },
+        }
+    }
+    Ok(raw)
+}
+
+/// The text of a scalar JSON value (`None` for null), or the kind of value it is instead.
+fn scalar_text(value: &Value) -> Result<Option<String>, &'static str> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Bool(_) | Value::Number(_) => Ok(Some(value.to_string())),
+        other => Err(json_kind(other)),
+    }
+}
+
+/// The segments in a JSON array: strings, trimmed, empty ones dropped; or the kind of the first
+/// item that is not a string.
+fn segment_list(items: Vec<Value>) -> Result<Vec<String>, &'static str> {
+    let mut segments = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::String(s) if s.trim().is_empty() => {}
+            Value::String(s) => segments.push(s.trim().to_string()),
+            other => return Err(json_kind(&other)),
+        }
+    }
+    Ok(segments)
+}
+
+/// The reason for a key whose value is an array or object (`kind`) where text was expected.
+fn wrong_type(key: &str, known: Option<Key>, kind: &str) -> String {
+    match known {
+        Some(Key::Segments) => {
+            format!("`segments` must be a string or an array of strings, not {kind}")
+        }
+        Some(_) => format!("`{}` must be a string, not {kind}", show(key)),
+        None => format!(
+            "`{}` must be a string, number or boolean, not {kind}",
+            show(key)
+        ),
+    }
+}
+
+/// "an array", "an object"… for messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serde
+
+/// `Recipient` only implements `Serialize`; this reads the same shape back for [`Member`].
+fn deserialize_recipient<'de, D>(deserializer: D) -> Result<Recipient, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        id: String,
+        name: String,
+        email: String,
+        locale: String,
+        fields: BTreeMap<String, String>,
+    }
+    let s = <Shape as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(Recipient {
+        id: s.id,
+        name: s.name,
+        email: s.email,
+        locale: s.locale,
+        fields: s.fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::path::PathBuf;
+
+    /// A temporary directory holding `name` with `content`; keep the directory alive.
+    fn file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        (dir, path)
+    }
+
+    /// Every row of `content` in a file called `name`: members, and bad rows as text.
+    fn read(name: &str, content: &str) -> (Vec<Member>, Vec<String>) {
+        read_segment(name, content, None)
+    }
+
+    fn read_segment(
+        name: &str,
+        content: &str,
+        segment: Option<&str>,
+    ) -> (Vec<Member>, Vec<String>) {
+        let (_dir, path) = file(name, content.as_bytes());
+        split(open(&path).unwrap().segment(segment.map(String::from)))
+    }
+
+    fn split(reader: Reader) -> (Vec<Member>, Vec<String>) {
+        let (mut members, mut bad) = (Vec::new(), Vec::new());
+        for item in reader {
+            match item {
+                Ok(m) => members.push(m),
+                Err(b) => bad.push(b.to_string()),
+            }
+        }
+        (members, bad)
+    }
+
+    /// The one bad row of a CSV file with header `id,email,name,webhook_url` and `row`.
+    fn bad_csv_row(row: &str) -> String {
+        let (members, bad) = read("a.csv", &format!("id,email,name,webhook_url\n{row}\n"));
+        assert!(members.is_empty(), "{members:?}");
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        bad.into_iter().next().unwrap()
+    }
+
+    fn open_err(name: &str, content: &str) -> (PathBuf, Diagnostic) {
+        let (_dir, path) = file(name, content.as_bytes());
+        (path.clone(), open(&path).unwrap_err())
+    }
+
+    #[test]
+    fn csv_reads_known_columns_and_keeps_extra_ones_as_fields() {
+        let (members, bad) = read(
+            "a.csv",
+            "id,email,name,locale,segments,intercom_user_id,webhook_url,plan,region\n\
+             cus_1, ana@example.com ,Ana López,es,eu;pro,icu_1, https://hooks.example.com/a ,pro,\n",
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        let m = &members[0];
+        assert_eq!(m.row, 1);
+        assert_eq!(m.recipient.id, "cus_1");
+        assert_eq!(m.recipient.email, "ana@example.com");
+        assert_eq!(m.recipient.name, "Ana López");
+        assert_eq!(m.recipient.locale, "es");
+        assert_eq!(m.segments, ["eu", "pro"]);
+        assert_eq!(m.intercom_user_id.as_deref(), Some("icu_1"));
+        assert_eq!(
+            m.webhook_url.as_deref(),
+            Some("https://hooks.example.com/a")
+        );
+        let fields: Vec<_> = m
+            .recipient
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(fields, [("plan", "pro"), ("region", "")]);
+    }
+
+    #[test]
+    fn only_id_is_required_and_a_member_without_contacts_is_valid() {
+        let (members, bad) = read("a.csv", "id\ncus_1\n");
+        assert!(bad.is_empty());
+        assert_eq!(members.len(), 1);
+        let m = &members[0];
+        assert_eq!(m.recipient.email, "");
+        assert_eq!(m.segments, Vec::<String>::new());
+        assert_eq!(
+            (m.intercom_user_id.as_ref(), m.webhook_url.as_ref()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn segments_are_split_and_filtered_exactly() {
+        let csv = "id,segments\nc1,eu; pro\nc2,us;pro\nc3,EU\nc4,\nc5,eu\n";
+        let ids = |segment| {
+            read_segment("a.csv", csv, segment)
+                .0
+                .into_iter()
+                .map(|m| m.recipient.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(Some("eu")), ["c1", "c5"]);
+        assert_eq!(ids(Some("pro")), ["c1", "c2"]);
+        assert_eq!(ids(Some("apac")), Vec::<String>::new());
+        assert_eq!(ids(None), ["c1", "c2", "c3", "c4", "c5"]);
+        let (members, _) = read("a.csv", csv);
+        assert_eq!(members[0].segments, ["eu", "pro"]);
+    }
+
+    #[test]
+    fn segment_filter_skips_bad_rows_of_other_segments_but_not_broken_ones() {
+        let csv = "id,email,segments\nc1,bad,us\nc2,bad,eu\nc3,x@example.com,eu,extra\n";
+        let (_, bad) = read_segment("a.csv", csv, Some("eu"));
+        assert_eq!(
+            bad,
+            [
+                "row 2 (`c2`): `email` `bad` is not an email address",
+                "row 3 (`c3`): the row has 4 fields but the header has 3 \
+                 (put values containing commas in double quotes)",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_id_rows() {
+        assert_eq!(bad_csv_row(" ,a@example.com,,"), "row 1: `id` is empty");
+        assert_eq!(
+            bad_csv_row("\"cus\t1\",a@example.com,,"),
+            "row 1: `id` `cus\\t1` contains a control character"
+        );
+        let (_, bad) = read("a.jsonl", "{\"email\":\"a@example.com\"}\n");
+        assert_eq!(bad, ["row 1: `id` is missing"]);
+    }
+
+    #[test]
+    fn bad_email_name_and_webhook_rows() {
+        assert_eq!(
+            bad_csv_row("cus_42,not-an-email,,"),
+            "row 1 (`cus_42`): `email` `not-an-email` is not an email address"
+        );
+        assert_eq!(
+            bad_csv_row("cus_42,,\"Ana\nBcc: all@example.com\","),
+            "row 1 (`cus_42`): `name` `Ana\\nBcc: all@example.com` contains a line break or NUL, \
+             which cannot go in an email header"
+        );
+        assert_eq!(
+            bad_csv_row("cus_42,,Ana\0,"),
+            "row 1 (`cus_42`): `name` `Ana\\0` contains a line break or NUL, \
+             which cannot go in an email header"
+        );
+        for url in [
+            "/hooks/a",
+            "ftp://example.com/a",
+            "https://",
+            "mailto:a@example.com",
+        ] {
+            assert_eq!(
+                bad_csv_row(&format!("cus_42,,,{url}")),
+                format!(
+                    "row 1 (`cus_42`): `webhook_url` `{url}` is not an absolute http or https URL"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_short_in_messages() {
+        let long = "x".repeat(100);
+        assert_eq!(
+            bad_csv_row(&format!("cus_1,{long},,")),
+            format!(
+                "row 1 (`cus_1`): `email` `{}…` is not an email address",
+                "x".repeat(80)
+            )
+        );
+    }
+
+    #[test]
+    fn csv_row_with_wrong_field_count_is_reported_and_the_stream_goes_on() {
+        let (members, bad) = read(
+            "a.csv",
+            "id,email\ncus_1,a@example.com\ncus_2,b@example.com,extra\ncus_3\ncus_4,d@example.com\n",
+        );
+        assert_eq!(
+            bad,
+            [
+                "row 2 (`cus_2`): the row has 3 fields but the header has 2 \
+                 (put values containing commas in double quotes)",
+                "row 3 (`cus_3`): the row has 1 field but the header has 2 \
+                 (put values containing commas in double quotes)",
+            ]
+        );
+        let rows: Vec<_> = members
+            .iter()
+            .map(|m| (m.row, m.recipient.id.as_str()))
+            .collect();
+        assert_eq!(rows, [(1, "cus_1"), (4, "cus_4")]);
+    }
+
+    #[test]
+    fn csv_row_with_invalid_utf8_is_reported() {
+        let (_dir, path) = file("a.csv", b"id,name\ncus_1,Ana L\xF3pez\ncus_2,Ben\n");
+        let (members, bad) = split(open(&path).unwrap());
+        assert_eq!(
+            bad,
+            [
+                "row 1 (`cus_1`): `name` `Ana L\u{FFFD}pez` is not valid UTF-8 (save the file as UTF-8)"
+            ]
+        );
+        assert_eq!(members.len(), 1);
+    }
+
+    #[test]
+    fn jsonl_reads_arrays_numbers_and_skips_blank_lines() {
+        let (members, bad) = read(
+            "a.jsonl",
+            "{\"id\":\"c1\",\"segments\":[\"eu\",\" pro \",\"\"],\"seats\":12,\"vip\":true,\"note\":null}\n\
+             \n\
+             [1,2]\n\
+             {\"id\":42,\"segments\":\"us;pro\",\"email\":\"b@example.com\",\"webhook_url\":\"http://h.example/x\"}\r\n\
+             {\"id\":\"c3\"\n\
+             \"c4\"\n\
+             {\"id\":\"c5\",\"meta\":{\"a\":1}}\n\
+             {\"id\":\"c6\",\"segments\":[1]}\n\
+             {\"id\":\"c7\",\"email\":[\"a@example.com\"]}\n",
+        );
+        assert_eq!(
+            bad,
+            [
+                "row 3: the line is an array, not a JSON object",
+                "row 5: the line is not valid JSON: EOF while parsing an object at line 1 column 10",
+                "row 6: the line is a string, not a JSON object",
+                "row 7 (`c5`): `meta` must be a string, number or boolean, not an object",
+                "row 8 (`c6`): `segments` must be a string or an array of strings, \
+                 not an array with a number in it",
+                "row 9 (`c7`): `email` must be a string, not an array",
+            ]
+        );
+        assert_eq!(members.len(), 2);
+        let first = &members[0];
+        assert_eq!((first.row, first.recipient.id.as_str()), (1, "c1"));
+        assert_eq!(first.segments, ["eu", "pro"]);
+        let fields: Vec<_> = first
+            .recipient
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(fields, [("note", ""), ("seats", "12"), ("vip", "true")]);
+        let second = &members[1];
+        assert_eq!((second.row, second.recipient.id.as_str()), (4, "42"));
+        assert_eq!(second.segments, ["us", "pro"]);
+        assert_eq!(second.webhook_url.as_deref(), Some("http://h.example/x"));
+    }
+
+    #[test]
+    fn jsonl_invalid_utf8_and_byte_order_mark() {
+        let (_dir, path) = file(
+            "a.ndjson",
+            b"\xEF\xBB\xBF{\"id\":\"c1\"}\n{\"id\":\"c\xFF\"}\n",
+        );
+        let (members, bad) = split(open(&path).unwrap());
+        assert_eq!(members[0].recipient.id, "c1");
+        assert_eq!(
+            bad,
+            ["row 2: the line is not valid UTF-8 (save the file as UTF-8)"]
+        );
+    }
+
+    #[test]
+    fn member_round_trips_through_json() {
+        let (members, _) = read("a.csv", "id,email,plan\nc1,a@example.com,pro\n");
+        let json = serde_json::to_string(&members[0]).unwrap();
+        let back: Member = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, members[0]);
+    }
+
+    #[test]
+    fn unknown_extension_is_an_error() {
+        let (path, d) = open_err("people.txt", "id\nc1\n");
+        assert_eq!(
+            d.message,
+            format!(
+                "the audience file `{}` is neither CSV nor JSON Lines: accepted extensions are \
+                 `.csv`, `.jsonl`, `.ndjson`",
+                path.display()
+            )
+        );
+        assert!(open_err("people", "").1.message.contains("neither CSV"));
+        assert!(
+            open(&PathBuf::from("UPPER.CSV"))
+                .unwrap_err()
+                .message
+                .contains("does not exist")
+        );
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let d = open(Path::new("/nonexistent/audience.jsonl")).unwrap_err();
+        assert_eq!(
+            d.to_string(),
+            "error: the audience file `/nonexistent/audience.jsonl` does not exist\n  \
+             --> /nonexistent/audience.jsonl\n   = help: check `path` under `[audience]` in `crier.toml`"
+        );
+    }
+
+    #[test]
+    fn header_without_id_is_an_error() {
+        let (path, d) = open_err("a.csv", "email,name\na@example.com,Ana\n");
+        assert_eq!(
+            d.to_string(),
+            format!(
+                "error: the header of `{0}` has no `id` column\n  --> {0}:1:1\n   = field: id\n   \
+                 = help: add an `id` column with a unique id for each customer; the header can \
+                 name `id,email,name,locale,segments,intercom_user_id,webhook_url` and further \
+                 columns of your own",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn header_problems_are_errors() {
+        let (path, d) = open_err("a.csv", "id,email, email\n");
+        assert_eq!(
+            d.message,
+            format!("the header of `{}` names `email` twice", path.display())
+        );
+        assert_eq!(d.location.unwrap().line, 1);
+        let (path, d) = open_err("a.csv", "ID,Email\n");
+        assert_eq!(
+            d.message,
+            format!(
+                "the header of `{}` has `ID`, which should be `id`",
+                path.display()
+            )
+        );
+        let (path, d) = open_err("a.csv", "id,email,\n");
+        assert_eq!(
+            d.message,
+            format!("column 3 of the header of `{}` has no name", path.display())
+        );
+        let (path, d) = open_err("a.csv", "");
+        assert_eq!(
+            d.message,
+            format!("the audience file `{}` is empty", path.display())
+        );
+    }
+
+    #[test]
+    fn csv_byte_order_mark_is_ignored() {
+        let (_dir, path) = file("a.csv", b"\xEF\xBB\xBFid,email\nc1,a@example.com\n");
+        let (members, bad) = split(open(&path).unwrap());
+        assert!(bad.is_empty());
+        assert_eq!(members[0].recipient.id, "c1");
+    }
+
+    #[test]
+    fn streams_a_large_file_without_collecting() {
+        const ROWS: u64 = 200_000;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let mut out = std::io::BufWriter::new(File::create(&path).unwrap());
+        writeln!(out, "id,email,name,locale,segments,webhook_url,plan").unwrap();
+        for i in 0..ROWS {
+            let segment = if i % 2 == 0 { "eu" } else { "us" };
+            writeln!(
+                out,
+                "cus_{i},user{i}@example.com,User {i},en,{segment};pro,https://h.example.com/{i},pro"
+            )
+            .unwrap();
+        }
+        out.flush().unwrap();
+        drop(out);
+        let (mut members, mut bad) = (0u64, 0u64);
+        for item in open(&path).unwrap().segment(Some("eu".into())) {
+            match item {
+                Ok(_) => members += 1,
+                Err(_) => bad += 1,
+            }
+        }
+        assert_eq!((members, bad), (ROWS / 2, 0));
+    }
+}

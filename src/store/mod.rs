@@ -1,0 +1,325 @@
+//! The store: incidents, their timeline of updates, the delivery journal (one row per
+//! recipient × channel), halts, running blasts and the audit log.
+//!
+//! [`Store`] is the one interface callers use; [`sqlite::SqliteStore`] is the embedded default
+//! (one file, WAL). A delivery row moves `pending → attempting → sent | retry | failed`; the
+//! move to `attempting` is committed before the send and the result after it, so a crash
+//! leaves `attempting` rows that the next run reports as in doubt. Times are Unix milliseconds.
+
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::template::{Impact, Incident, Status};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the journal database failed: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("the journal holds something crier cannot read: {0}")]
+    Corrupt(String),
+    #[error("`{url}` is not a store crier knows; use `sqlite:crier.db`")]
+    UnknownUrl { url: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch.
+pub fn millis(t: jiff::Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+/// The timestamp of `ms` milliseconds since the Unix epoch.
+pub fn timestamp(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// A new update to put on an incident's timeline.
+#[derive(Debug, Clone)]
+pub struct NewUpdate {
+    pub kind: String,
+    pub status: Status,
+    /// The slot values as typed (or defaulted).
+    pub slots: BTreeMap<String, String>,
+    /// Identifies "the same command": a re-run finds this update instead of making a new one.
+    pub fingerprint: String,
+    pub content_sha256: String,
+    pub approved_by: String,
+    pub sent_by: String,
+    pub channels: Vec<String>,
+    pub audience: Option<String>,
+    pub headline: String,
+    pub summary: String,
+}
+
+/// An update on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Update {
+    pub id: i64,
+    pub incident_id: String,
+    pub seq: u32,
+    pub kind: String,
+    pub status: String,
+    pub slots: BTreeMap<String, String>,
+    pub fingerprint: String,
+    pub content_sha256: String,
+    pub approved_by: String,
+    pub sent_by: String,
+    pub channels: Vec<String>,
+    pub audience: Option<String>,
+    pub headline: String,
+    pub summary: String,
+    pub created_at: jiff::Timestamp,
+    /// Planning finished: every journal row exists.
+    pub planned: bool,
+    /// Audience rows consumed so far, to resume planning after a crash.
+    pub planned_rows: u64,
+}
+
+/// A journal row to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub channel: String,
+    /// `*` for one message to everyone.
+    pub recipient_id: String,
+    /// Stable id of the logical message: Message-ID, webhook-id.
+    pub key: String,
+    /// What the sender needs about the recipient (JSON), frozen at plan time.
+    pub target: String,
+}
+
+/// An audience row that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadRow {
+    pub row: u64,
+    pub recipient_id: Option<String>,
+    pub field: String,
+    pub reason: String,
+}
+
+/// One planning step: rows to add and how far into the audience it got.
+#[derive(Debug, Clone, Default)]
+pub struct PlanBatch {
+    pub deliveries: Vec<NewDelivery>,
+    pub bad_rows: Vec<BadRow>,
+    /// Audience rows consumed after this batch.
+    pub planned_rows: u64,
+}
+
+/// A claimed journal row, being attempted now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub channel: String,
+    pub recipient_id: String,
+    pub key: String,
+    pub target: String,
+    /// Attempts including this one.
+    pub attempts: u32,
+    pub first_attempt_at: jiff::Timestamp,
+    /// It was found `attempting` after a crash: the receiver may already have it.
+    pub in_doubt: bool,
+}
+
+/// How an attempt ended, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_id: Option<String>,
+    },
+    Retry {
+        at: jiff::Timestamp,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// No answer after the request was written: the receiver may have it. `resend`: due again
+    /// at `at` with the same id; otherwise skipped and listed for the operator.
+    InDoubt {
+        resend: bool,
+        at: jiff::Timestamp,
+        error: String,
+    },
+    /// Not attempted after all (halted, shutting down, endpoint backing off): due again at
+    /// `at`, the attempt not counted.
+    Released {
+        at: jiff::Timestamp,
+    },
+}
+
+/// Journal rows of one channel, by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub pending: u64,
+    pub attempting: u64,
+    pub sent: u64,
+    pub retry: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Rows that were in doubt after a crash (resent or skipped).
+    pub in_doubt: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.pending + self.attempting + self.sent + self.retry + self.failed + self.skipped
+    }
+
+    /// Nothing left to do: every row sent, failed or skipped.
+    pub fn finished(&self) -> bool {
+        self.pending + self.attempting + self.retry == 0
+    }
+}
+
+/// A row that failed for good, with why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub channel: String,
+    pub recipient_id: String,
+    pub key: String,
+    pub attempts: u32,
+    pub error: String,
+}
+
+/// Who is sending an update right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Run {
+    pub pid: u32,
+    pub host: String,
+    pub started_at: jiff::Timestamp,
+    pub heartbeat_at: jiff::Timestamp,
+}
+
+/// An incident's current facts, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRow {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    pub impact: Impact,
+    pub components: Vec<String>,
+    pub started_at: jiff::Timestamp,
+    pub resolved_at: Option<jiff::Timestamp>,
+}
+
+/// The journal. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// Create or update the incident's facts.
+    fn put_incident(
+        &self,
+        incident: &IncidentRow,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn incident(&self, id: &str) -> impl Future<Output = Result<Option<IncidentRow>>> + Send;
+    /// The incident with its timeline, as templates see it.
+    fn incident_with_timeline(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Incident>>> + Send;
+    /// The update of `incident` made by the same command (same fingerprint), if any.
+    fn find_update(
+        &self,
+        incident: &str,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Option<Update>>> + Send;
+    /// Append an update to the timeline (next sequence number).
+    fn add_update(
+        &self,
+        incident: &str,
+        new: &NewUpdate,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Update>> + Send;
+    /// The latest update of `incident`, or of any incident.
+    fn latest_update(
+        &self,
+        incident: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Update>>> + Send;
+    fn updates(&self, incident: &str) -> impl Future<Output = Result<Vec<Update>>> + Send;
+    /// Add journal rows and bad rows, and record the audience position, in one transaction.
+    /// Rows whose key exists already are left alone: returns their indexes in `batch.deliveries`.
+    fn plan(
+        &self,
+        update: i64,
+        batch: &PlanBatch,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<usize>>> + Send;
+    fn finish_plan(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Rows of `channel` left `attempting` by a crash: mark them in doubt, and make them due
+    /// again (`resend`) or `skipped`. Returns their keys.
+    fn recover(
+        &self,
+        update: i64,
+        channel: &str,
+        resend: bool,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Claim up to `limit` due rows of `channel`: they become `attempting` (committed).
+    fn claim(
+        &self,
+        update: i64,
+        channel: &str,
+        limit: u32,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<Delivery>>> + Send;
+    /// Record outcomes of claimed rows.
+    fn record(
+        &self,
+        outcomes: &[(i64, Outcome)],
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// When the next `retry` row of `channel` is due, if any.
+    fn next_due(
+        &self,
+        update: i64,
+        channel: &str,
+    ) -> impl Future<Output = Result<Option<jiff::Timestamp>>> + Send;
+    fn counts(&self, update: i64) -> impl Future<Output = Result<BTreeMap<String, Counts>>> + Send;
+    fn failures(
+        &self,
+        update: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Failure>>> + Send;
+    fn bad_rows(
+        &self,
+        update: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<(u64, Vec<BadRow>)>> + Send;
+    /// Make failed (and skipped) rows due again. Returns how many.
+    fn requeue_failed(
+        &self,
+        update: i64,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Record that this process sends `update`, unless a live one does (then `Err(that run)`).
+    fn start_run(
+        &self,
+        update: i64,
+        me: &Run,
+        stale_after_ms: i64,
+    ) -> impl Future<Output = Result<std::result::Result<(), Run>>> + Send;
+    fn heartbeat(
+        &self,
+        update: i64,
+        pid: u32,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn end_run(&self, update: i64, pid: u32) -> impl Future<Output = Result<()>> + Send;
+    /// `crier halt`: stop sending for `scope` (an incident id, or `*`).
+    fn halt(&self, scope: &str, now: jiff::Timestamp) -> impl Future<Output = Result<()>> + Send;
+    /// `crier resume`: lift the halt on `scope`. Returns whether there was one.
+    fn resume(&self, scope: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Whether sending for `incident` is halted (by its own halt or `*`).
+    fn halted(&self, incident: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn audit(
+        &self,
+        actor: &str,
+        command: &str,
+        detail: &str,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+}

@@ -1,0 +1,640 @@
+//! The embedded store: one SQLite file in WAL mode. Durable against a killed process (every
+//! state change is a committed transaction); after a power loss the last commits may be
+//! lost, which can only cause a resend with the same Message-ID, never a lost message.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    BadRow, Counts, Delivery, Failure, IncidentRow, NewUpdate, Outcome, PlanBatch, Result, Run,
+    Store, StoreError, Update, millis, timestamp,
+};
+use crate::template::{Incident, PastUpdate};
+
+/// Versioned migrations: `PRAGMA user_version` says how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("schema_sqlite.sql")];
+
+/// The SQLite journal.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `url` (`sqlite:crier.db`) and migrate it.
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *tx)
+            .await?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::Corrupt(format!(
+                "the journal is at version {version}, newer than this crier ({known}); upgrade crier"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+                .execute(&mut *tx)
+                .await?;
+            let set = format!("PRAGMA user_version = {}", i + 1);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data always serializes")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(word: &str, what: &str) -> Result<T> {
+    from_json(&format!("\"{word}\""), what)
+}
+
+fn update_from(row: &SqliteRow) -> Result<Update> {
+    Ok(Update {
+        id: row.try_get("id")?,
+        incident_id: row.try_get("incident_id")?,
+        seq: row.try_get::<i64, _>("seq")? as u32,
+        kind: row.try_get("kind")?,
+        status: row.try_get("status")?,
+        slots: from_json(row.try_get("slots")?, "update slots")?,
+        fingerprint: row.try_get("fingerprint")?,
+        content_sha256: row.try_get("content_sha256")?,
+        approved_by: row.try_get("approved_by")?,
+        sent_by: row.try_get("sent_by")?,
+        channels: from_json(row.try_get("channels")?, "update channels")?,
+        audience: row.try_get("audience")?,
+        headline: row.try_get("headline")?,
+        summary: row.try_get("summary")?,
+        created_at: timestamp(row.try_get("created_at")?),
+        planned: row.try_get::<i64, _>("planned")? != 0,
+        planned_rows: row.try_get::<i64, _>("planned_rows")? as u64,
+    })
+}
+
+fn incident_from(row: &SqliteRow) -> Result<IncidentRow> {
+    Ok(IncidentRow {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        status: parse(row.try_get("status")?, "incident status")?,
+        impact: parse(row.try_get("impact")?, "incident impact")?,
+        components: from_json(row.try_get("components")?, "incident components")?,
+        started_at: timestamp(row.try_get("started_at")?),
+        resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(timestamp),
+    })
+}
+
+async fn insert_delivery(
+    tx: &mut Transaction<'_, Sqlite>,
+    update: i64,
+    d: &super::NewDelivery,
+    now: i64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "INSERT INTO deliveries (update_id, channel, recipient_id, key, target, state, next_attempt_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(update)
+    .bind(&d.channel)
+    .bind(&d.recipient_id)
+    .bind(&d.key)
+    .bind(&d.target)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// `SELECT <every update column> FROM updates <rest>`, as a `&'static str`.
+macro_rules! select_updates {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, incident_id, seq, kind, status, slots, fingerprint, content_sha256, approved_by, ",
+            "sent_by, channels, audience, headline, summary, created_at, planned, planned_rows FROM updates ",
+            $rest
+        )
+    };
+}
+
+impl Store for SqliteStore {
+    async fn put_incident(&self, i: &IncidentRow, now: jiff::Timestamp) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO incidents (id, title, status, impact, components, started_at, resolved_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, status = excluded.status,
+               impact = excluded.impact, components = excluded.components,
+               resolved_at = excluded.resolved_at, updated_at = excluded.updated_at",
+        )
+        .bind(&i.id)
+        .bind(&i.title)
+        .bind(i.status.as_str())
+        .bind(i.impact.as_str())
+        .bind(json(&i.components))
+        .bind(millis(i.started_at))
+        .bind(i.resolved_at.map(millis))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<IncidentRow>> {
+        let row = sqlx::query("SELECT * FROM incidents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(incident_from).transpose()
+    }
+
+    async fn incident_with_timeline(&self, id: &str) -> Result<Option<Incident>> {
+        let Some(i) = self.incident(id).await? else {
+            return Ok(None);
+        };
+        let updates = self
+            .updates(id)
+            .await?
+            .into_iter()
+            .map(|u| PastUpdate {
+                kind: u.kind,
+                at: u.created_at,
+                headline: u.headline,
+                summary: u.summary,
+            })
+            .collect();
+        Ok(Some(Incident {
+            id: i.id,
+            title: i.title,
+            status: i.status,
+            impact: i.impact,
+            components: i.components,
+            started_at: i.started_at,
+            updates,
+        }))
+    }
+
+    async fn find_update(&self, incident: &str, fingerprint: &str) -> Result<Option<Update>> {
+        let sql =
+            select_updates!("WHERE incident_id = ? AND fingerprint = ? ORDER BY seq DESC LIMIT 1");
+        let row = sqlx::query(sql)
+            .bind(incident)
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(update_from).transpose()
+    }
+
+    async fn add_update(
+        &self,
+        incident: &str,
+        new: &NewUpdate,
+        now: jiff::Timestamp,
+    ) -> Result<Update> {
+        let mut tx = self.pool.begin().await?;
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM updates WHERE incident_id = ?",
+        )
+        .bind(incident)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO updates (incident_id, seq, kind, status, slots, fingerprint, content_sha256, approved_by,
+               sent_by, channels, audience, headline, summary, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(incident)
+        .bind(seq)
+        .bind(&new.kind)
+        .bind(new.status.as_str())
+        .bind(json(&new.slots))
+        .bind(&new.fingerprint)
+        .bind(&new.content_sha256)
+        .bind(&new.approved_by)
+        .bind(&new.sent_by)
+        .bind(json(&new.channels))
+        .bind(&new.audience)
+        .bind(&new.headline)
+        .bind(&new.summary)
+        .bind(millis(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        let sql = select_updates!("WHERE id = ?");
+        let row = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        update_from(&row)
+    }
+
+    async fn latest_update(&self, incident: Option<&str>) -> Result<Option<Update>> {
+        let sql = select_updates!(
+            "WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        let row = sqlx::query(sql)
+            .bind(incident)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(update_from).transpose()
+    }
+
+    async fn updates(&self, incident: &str) -> Result<Vec<Update>> {
+        let sql = select_updates!("WHERE incident_id = ? ORDER BY seq");
+        let rows = sqlx::query(sql)
+            .bind(incident)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(update_from).collect()
+    }
+
+    async fn plan(
+        &self,
+        update: i64,
+        batch: &PlanBatch,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<usize>> {
+        let now = millis(now);
+        let mut tx = self.pool.begin().await?;
+        let mut skipped = Vec::new();
+        for (i, d) in batch.deliveries.iter().enumerate() {
+            if insert_delivery(&mut tx, update, d, now).await? == 0 {
+                skipped.push(i);
+            }
+        }
+        for b in &batch.bad_rows {
+            sqlx::query(
+                "INSERT INTO bad_rows (update_id, row, recipient_id, field, reason) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(update)
+            .bind(b.row as i64)
+            .bind(&b.recipient_id)
+            .bind(&b.field)
+            .bind(&b.reason)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE updates SET planned_rows = ? WHERE id = ?")
+            .bind(batch.planned_rows as i64)
+            .bind(update)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(skipped)
+    }
+
+    async fn finish_plan(&self, update: i64) -> Result<()> {
+        sqlx::query("UPDATE updates SET planned = 1 WHERE id = ?")
+            .bind(update)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn recover(
+        &self,
+        update: i64,
+        channel: &str,
+        resend: bool,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<String>> {
+        let state = if resend { "pending" } else { "skipped" };
+        let error = if resend {
+            "in doubt after a crash: sent again with the same id"
+        } else {
+            "in doubt after a crash: skipped (in_doubt = \"skip\"); check with the receiver"
+        };
+        let rows = sqlx::query(
+            "UPDATE deliveries SET state = ?, in_doubt = 1, last_error = ?, next_attempt_at = ?, updated_at = ?
+             WHERE update_id = ? AND channel = ? AND state = 'attempting' RETURNING key",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(update)
+        .bind(channel)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("key")?)).collect()
+    }
+
+    async fn claim(
+        &self,
+        update: i64,
+        channel: &str,
+        limit: u32,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<Delivery>> {
+        let now = millis(now);
+        let rows = sqlx::query(
+            "UPDATE deliveries SET state = 'attempting', attempts = attempts + 1,
+               first_attempt_at = COALESCE(first_attempt_at, ?1), updated_at = ?1
+             WHERE id IN (SELECT id FROM deliveries WHERE update_id = ?2 AND channel = ?3
+                          AND state IN ('pending', 'retry') AND next_attempt_at <= ?1
+                          ORDER BY next_attempt_at, id LIMIT ?4)
+             RETURNING id, channel, recipient_id, key, target, attempts, first_attempt_at, in_doubt",
+        )
+        .bind(now)
+        .bind(update)
+        .bind(channel)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|r| {
+                Ok(Delivery {
+                    id: r.try_get("id")?,
+                    channel: r.try_get("channel")?,
+                    recipient_id: r.try_get("recipient_id")?,
+                    key: r.try_get("key")?,
+                    target: r.try_get("target")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
+                    in_doubt: r.try_get::<i64, _>("in_doubt")? != 0,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    async fn record(&self, outcomes: &[(i64, Outcome)], now: jiff::Timestamp) -> Result<()> {
+        let now = millis(now);
+        let mut tx = self.pool.begin().await?;
+        for (id, outcome) in outcomes {
+            let q = match outcome {
+                Outcome::Sent { provider_id } => sqlx::query(
+                    "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?2, updated_at = ?2 WHERE id = ?3",
+                )
+                .bind(provider_id.clone())
+                .bind(now)
+                .bind(id),
+                Outcome::Retry { at, error } => sqlx::query(
+                    "UPDATE deliveries SET state = 'retry', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(millis(*at))
+                .bind(error.clone())
+                .bind(now)
+                .bind(id),
+                Outcome::Failed { error } => {
+                    sqlx::query("UPDATE deliveries SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?")
+                        .bind(error.clone())
+                        .bind(now)
+                        .bind(id)
+                }
+                Outcome::InDoubt { resend, at, error } => sqlx::query(
+                    "UPDATE deliveries SET state = ?, in_doubt = 1, next_attempt_at = ?, last_error = ?, updated_at = ?
+                     WHERE id = ?",
+                )
+                .bind(if *resend { "retry" } else { "skipped" })
+                .bind(millis(*at))
+                .bind(error.clone())
+                .bind(now)
+                .bind(id),
+                Outcome::Released { at } => sqlx::query(
+                    "UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'pending' END,
+                       first_attempt_at = CASE WHEN attempts > 1 THEN first_attempt_at END,
+                       attempts = MAX(attempts - 1, 0), next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(millis(*at))
+                .bind(now)
+                .bind(id),
+            };
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn next_due(&self, update: i64, channel: &str) -> Result<Option<jiff::Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE update_id = ? AND channel = ? AND state IN ('pending', 'retry')",
+        )
+        .bind(update)
+        .bind(channel)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(at.map(timestamp))
+    }
+
+    async fn counts(&self, update: i64) -> Result<BTreeMap<String, Counts>> {
+        let rows = sqlx::query(
+            "SELECT channel, state, COUNT(*) AS n, SUM(in_doubt) AS doubt FROM deliveries WHERE update_id = ?
+             GROUP BY channel, state",
+        )
+        .bind(update)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut all: BTreeMap<String, Counts> = BTreeMap::new();
+        for r in &rows {
+            let c = all.entry(r.try_get("channel")?).or_default();
+            let n = r.try_get::<i64, _>("n")? as u64;
+            c.in_doubt += r.try_get::<i64, _>("doubt")? as u64;
+            match r.try_get::<&str, _>("state")? {
+                "pending" => c.pending += n,
+                "attempting" => c.attempting += n,
+                "sent" => c.sent += n,
+                "retry" => c.retry += n,
+                "failed" => c.failed += n,
+                "skipped" => c.skipped += n,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "unknown delivery state `{other}`"
+                    )));
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    async fn failures(&self, update: i64, limit: u32) -> Result<Vec<Failure>> {
+        let rows = sqlx::query(
+            "SELECT channel, recipient_id, key, attempts, COALESCE(last_error, '') AS error FROM deliveries
+             WHERE update_id = ? AND state IN ('failed', 'skipped') ORDER BY id LIMIT ?",
+        )
+        .bind(update)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Failure {
+                    channel: r.try_get("channel")?,
+                    recipient_id: r.try_get("recipient_id")?,
+                    key: r.try_get("key")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn bad_rows(&self, update: i64, limit: u32) -> Result<(u64, Vec<BadRow>)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bad_rows WHERE update_id = ?")
+            .bind(update)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query("SELECT row, recipient_id, field, reason FROM bad_rows WHERE update_id = ? ORDER BY row LIMIT ?")
+            .bind(update)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let list = rows
+            .iter()
+            .map(|r| {
+                Ok(BadRow {
+                    row: r.try_get::<i64, _>("row")? as u64,
+                    recipient_id: r.try_get("recipient_id")?,
+                    field: r.try_get("field")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((total as u64, list))
+    }
+
+    async fn requeue_failed(&self, update: i64, now: jiff::Timestamp) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, first_attempt_at = NULL, next_attempt_at = ?1, updated_at = ?1
+             WHERE update_id = ?2 AND state IN ('failed', 'skipped')",
+        )
+        .bind(millis(now))
+        .bind(update)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn start_run(
+        &self,
+        update: i64,
+        me: &Run,
+        stale_after_ms: i64,
+    ) -> Result<std::result::Result<(), Run>> {
+        let mut tx = self.pool.begin().await?;
+        let existing =
+            sqlx::query("SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = ?")
+                .bind(update)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(r) = existing {
+            let other = Run {
+                pid: r.try_get::<i64, _>("pid")? as u32,
+                host: r.try_get("host")?,
+                started_at: timestamp(r.try_get("started_at")?),
+                heartbeat_at: timestamp(r.try_get("heartbeat_at")?),
+            };
+            let alive = millis(me.heartbeat_at) - millis(other.heartbeat_at) < stale_after_ms;
+            if alive && other.pid != me.pid {
+                return Ok(Err(other));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO runs (update_id, pid, host, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (update_id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
+               started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(update)
+        .bind(i64::from(me.pid))
+        .bind(&me.host)
+        .bind(millis(me.started_at))
+        .bind(millis(me.heartbeat_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn heartbeat(&self, update: i64, pid: u32, now: jiff::Timestamp) -> Result<()> {
+        sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE update_id = ? AND pid = ?")
+            .bind(millis(now))
+            .bind(update)
+            .bind(i64::from(pid))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_run(&self, update: i64, pid: u32) -> Result<()> {
+        sqlx::query("DELETE FROM runs WHERE update_id = ? AND pid = ?")
+            .bind(update)
+            .bind(i64::from(pid))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn halt(&self, scope: &str, now: jiff::Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO halts (scope, at) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET at = excluded.at")
+            .bind(scope)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn resume(&self, scope: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM halts WHERE scope = ?")
+            .bind(scope)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn halted(&self, incident: &str) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM halts WHERE scope = ? OR scope = '*'")
+                .bind(incident)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
+    }
+
+    async fn audit(
+        &self,
+        actor: &str,
+        command: &str,
+        detail: &str,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO audit (at, actor, command, detail) VALUES (?, ?, ?, ?)")
+            .bind(millis(now))
+            .bind(actor)
+            .bind(command)
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
