@@ -64,7 +64,6 @@ const BUFFER_BYTES: usize = 64 * 1024;
 pub struct Member {
     pub row: u64,
     /// `id` (trimmed), `name`, `email` (empty when absent), `locale`, and the extra columns.
-    #[serde(deserialize_with = "deserialize_recipient")]
     pub recipient: Recipient,
     pub segments: Vec<String>,
     pub intercom_user_id: Option<String>,
@@ -841,32 +840,6 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Serde
-
-/// `Recipient` only implements `Serialize`; this reads the same shape back for [`Member`].
-fn deserialize_recipient<'de, D>(deserializer: D) -> Result<Recipient, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(serde::Deserialize)]
-    struct Shape {
-        id: String,
-        name: String,
-        email: String,
-        locale: String,
-        fields: BTreeMap<String, String>,
-    }
-    let s = <Shape as serde::Deserialize>::deserialize(deserializer)?;
-    Ok(Recipient {
-        id: s.id,
-        name: s.name,
-        email: s.email,
-        locale: s.locale,
-        fields: s.fields,
-    })
 }
 
 #[cfg(test)]

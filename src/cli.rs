@@ -52,11 +52,97 @@ pub enum Command {
     #[command(after_help = "Example:\n  crier approvals\n  crier approvals --json")]
     Approvals(JsonArgs),
 
+    /// Send an approved kind to every customer channel: preflight, plan, send, report.
+    /// Re-running the same command continues it and never sends anything twice.
+    #[command(
+        after_help = "Examples:\n  crier blast outage-notice --incident INC-42 --title \"Checkout is failing\" --set affected=\"complete a checkout\" --set next_update=\"in 30 minutes\"\n  crier blast update --incident INC-42 --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\" --channels email,ops-slack --yes\n  crier blast update --incident INC-42 --set progress=\"…\" --set next_update=15:30 --dry-run"
+    )]
+    Blast(BlastArgs),
+
+    /// Show what was sent for an incident's latest update: counts per channel and state,
+    /// failures with their reasons, rows of the audience that could not be used.
+    #[command(after_help = "Examples:\n  crier status INC-42\n  crier status --json")]
+    Status(StatusArgs),
+
+    /// Stop all sending (for one incident, or everything) within a second, from any terminal.
+    #[command(after_help = "Examples:\n  crier halt INC-42\n  crier halt")]
+    Halt(ScopeArgs),
+
+    /// Lift a halt and finish sending the incident's latest update.
+    #[command(after_help = "Examples:\n  crier resume INC-42\n  crier resume")]
+    Resume(ScopeArgs),
+
+    /// Send again what failed for good, after you fixed the cause (a wrong address, a full
+    /// mailbox, an expired token).
+    #[command(after_help = "Example:\n  crier retry INC-42 --failed")]
+    Retry(RetryArgs),
+
     /// Print the call script support staff read aloud, from the same source as the message.
     #[command(
         after_help = "Examples:\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --set affected=\"complete a checkout\" --set next_update=\"in 30 minutes\" --format html > script.html"
     )]
     Script(ScriptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BlastArgs {
+    /// The message kind: a file name in templates/ without `.toml`.
+    pub kind: String,
+    /// The incident this update belongs to, like `INC-42` (created on first use).
+    #[arg(long, value_name = "ID")]
+    pub incident: String,
+    /// The incident's title, in the customer's terms (required for a new incident).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Set the incident's status.
+    #[arg(long, value_enum)]
+    pub status: Option<Status>,
+    /// Set the incident's impact.
+    #[arg(long, value_enum)]
+    pub impact: Option<Impact>,
+    /// A slot value, NAME=VALUE; repeat for each slot. Unset slots use their default.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// Only recipients in this segment (the `segments` column of the audience).
+    #[arg(long, value_name = "SEGMENT")]
+    pub audience: Option<String>,
+    /// Only these channels (names of files in channels/), comma-separated. Default: every
+    /// customer channel.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub channels: Option<Vec<String>>,
+    /// Check everything and show what would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The incident (default: the one updated last).
+    pub incident: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// The incident (default: every incident).
+    pub incident: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The incident whose latest update to retry.
+    pub incident: String,
+    /// Requeue the messages that failed for good (and those skipped as in doubt).
+    #[arg(long)]
+    pub failed: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,10 @@ pub struct Config {
     pub max_in_flight: Option<u32>,
     /// Seconds before a request is given up.
     pub timeout_secs: Option<u64>,
+    /// A message whose send was interrupted (crash, timeout after writing): `resend` it with the
+    /// same id (default; receivers can recognise it), or `skip` it and list it for the operator.
+    #[serde(default)]
+    pub in_doubt: super::InDoubt,
 }
 
 /// Which platform a chat channel posts to.

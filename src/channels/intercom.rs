@@ -27,6 +27,10 @@ pub struct Config {
     pub burst: Option<u32>,
     pub max_in_flight: Option<u32>,
     pub timeout_secs: Option<u64>,
+    /// A message whose send was interrupted (crash, timeout after writing): `resend` it with the
+    /// same id (default; receivers can recognise it), or `skip` it and list it for the operator.
+    #[serde(default)]
+    pub in_doubt: super::InDoubt,
 }
 
 /// How messages reach Intercom users.
@@ -73,4 +77,75 @@ pub fn news_payload(m: &Message, html: &str, admin_id: &str) -> Value {
         "deliver_silently": false,
         "labels": ["Status"]
     })
+}
+
+/// Sends to Intercom's REST API: one in-app message per contact, or one News item.
+pub struct Intercom {
+    token: crate::secret::Secret,
+    admin_id: String,
+    mode: Mode,
+    api_base: String,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Intercom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intercom")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Intercom {
+    /// The transport for `config`, reading the access token from the environment.
+    pub fn new(config: &Config, timeout: std::time::Duration) -> Result<Intercom, String> {
+        Ok(Intercom {
+            token: crate::secret::from_env(&config.token_env, "token_env")
+                .map_err(|d| d.message)?,
+            admin_id: config.admin_id.clone(),
+            mode: config.mode,
+            api_base: config.api_base.trim_end_matches('/').to_string(),
+            client: super::http::client(timeout)?,
+        })
+    }
+}
+
+impl crate::delivery::transport::Transport for Intercom {
+    type Payload = (String, Vec<u8>);
+
+    fn prepare(
+        &self,
+        job: &crate::delivery::transport::Job<'_>,
+    ) -> Result<Self::Payload, super::FormatError> {
+        let m = job.rendered.message_for("intercom");
+        let html = body_html(m);
+        let (path, value) = match (self.mode, &job.member.intercom_user_id) {
+            (Mode::Messages, Some(user)) => {
+                ("/messages", message_payload(m, &html, &self.admin_id, user))
+            }
+            (Mode::Messages, None) => {
+                return Err(super::FormatError::Layout(
+                    "the recipient has no `intercom_user_id`".into(),
+                ));
+            }
+            (Mode::News, _) => ("/news/news_items", news_payload(m, &html, &self.admin_id)),
+        };
+        let body = serde_json::to_vec(&value).expect("a JSON value always serializes");
+        Ok((format!("{}{path}", self.api_base), body))
+    }
+
+    async fn send(
+        &self,
+        (url, body): Self::Payload,
+    ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+        let headers = [
+            ("authorization", format!("Bearer {}", self.token.expose())),
+            ("intercom-version", "2.11".to_string()),
+            ("accept", "application/json".to_string()),
+        ];
+        let answer =
+            super::http::post(&self.client, &url, &headers, body, "the Intercom API").await?;
+        super::http::check(&answer, false)?;
+        Ok(super::http::receipt(&answer))
+    }
 }

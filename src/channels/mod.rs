@@ -61,6 +61,15 @@ pub const OVERRIDABLE: [&str; 9] = [
     "widget",
 ];
 
+/// What to do with a message that may or may not have arrived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InDoubt {
+    #[default]
+    Resend,
+    Skip,
+}
+
 /// The config of one channel file, by type.
 #[derive(Debug, Clone)]
 pub enum Config {

@@ -28,6 +28,10 @@ pub struct Config {
     pub burst: Option<u32>,
     pub max_in_flight: Option<u32>,
     pub timeout_secs: Option<u64>,
+    /// A message whose send was interrupted (crash, timeout after writing): `resend` it with the
+    /// same id (default; receivers can recognise it), or `skip` it and list it for the operator.
+    #[serde(default)]
+    pub in_doubt: super::InDoubt,
 }
 
 /// The shape of the JSON body.
@@ -134,5 +138,106 @@ fn description(impact: Impact) -> &'static str {
         Impact::Minor => "Minor Service Outage",
         Impact::Major => "Partial System Outage",
         Impact::Critical => "Major System Outage",
+    }
+}
+
+/// Posts signed events to one fixed URL or to each recipient's `webhook_url`.
+pub struct Webhooks {
+    url: Option<String>,
+    keys: Vec<super::signing::SigningKey>,
+    profile: Profile,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One signed POST on its way.
+pub struct Post {
+    url: String,
+    id: String,
+    body: Vec<u8>,
+}
+
+impl Webhooks {
+    /// The transport for `config`, reading the signing secrets from the environment.
+    pub fn new(config: &Config, timeout: std::time::Duration) -> Result<Webhooks, String> {
+        let keys = match &config.secret_env {
+            Some(var) => {
+                let value = crate::secret::from_env(var, "secret_env").map_err(|d| d.message)?;
+                super::signing::parse_keys(value.expose())?
+            }
+            None => Vec::new(),
+        };
+        Ok(Webhooks {
+            url: config.url.clone(),
+            keys,
+            profile: config.profile,
+            client: super::http::client(timeout)?,
+        })
+    }
+}
+
+/// `msg_<key>`: the Standard Webhooks id, the same on every attempt.
+pub fn webhook_id(key: &str) -> String {
+    format!("msg_{key}")
+}
+
+impl crate::delivery::transport::Transport for Webhooks {
+    type Payload = Post;
+
+    fn prepare(
+        &self,
+        job: &crate::delivery::transport::Job<'_>,
+    ) -> Result<Post, super::FormatError> {
+        let m = job.rendered.message_for("webhook");
+        let value = match self.profile {
+            Profile::Crier => event(m, &job.meta),
+            Profile::Statuspage => statuspage_event(m, &job.meta),
+        };
+        let url = match (&self.url, &job.member.webhook_url) {
+            (Some(u), _) | (None, Some(u)) => u.clone(),
+            (None, None) => {
+                return Err(super::FormatError::Layout(
+                    "the recipient has no `webhook_url`".into(),
+                ));
+            }
+        };
+        Ok(Post {
+            url,
+            id: webhook_id(job.key),
+            body: serde_json::to_vec(&value).expect("a JSON value always serializes"),
+        })
+    }
+
+    fn endpoint(&self, post: &Post) -> Option<String> {
+        let url = url::Url::parse(&post.url).ok()?;
+        Some(format!(
+            "{}:{}",
+            url.host_str()?,
+            url.port_or_known_default()?
+        ))
+    }
+
+    async fn send(
+        &self,
+        post: Post,
+    ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+        let timestamp = jiff::Timestamp::now().as_second();
+        let mut headers: Vec<(&str, String)> = vec![("webhook-id", post.id.clone())];
+        if !self.keys.is_empty() {
+            headers = super::signing::headers(&self.keys, &post.id, timestamp, &post.body).into();
+        }
+        let answer =
+            super::http::post(&self.client, &post.url, &headers, post.body, "the webhook").await?;
+        super::http::check(&answer, true)?;
+        Ok(crate::delivery::Receipt {
+            provider_id: Some(post.id),
+        })
     }
 }

@@ -36,3 +36,23 @@ pub fn state(m: &Message, meta: &Meta<'_>) -> Value {
         "status_url": meta.inputs.company.status_url,
     })
 }
+
+/// The widget is fed from the timeline by `crier serve`: "sending" records that this update is
+/// the one the widget shows; nothing leaves the machine.
+#[derive(Debug, Default)]
+pub struct Widget;
+
+impl crate::delivery::transport::Transport for Widget {
+    type Payload = ();
+
+    fn prepare(&self, job: &crate::delivery::transport::Job<'_>) -> Result<(), super::FormatError> {
+        let _ = state(job.rendered.message_for("widget"), &job.meta);
+        Ok(())
+    }
+
+    async fn send(&self, (): ()) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+        Ok(crate::delivery::Receipt {
+            provider_id: Some("timeline".into()),
+        })
+    }
+}

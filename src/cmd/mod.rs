@@ -3,10 +3,15 @@
 
 mod approvals;
 mod approve;
+mod blast;
 mod check;
+mod deliver;
+mod halt;
 mod init;
 mod preview;
+mod retry;
 mod script;
+mod status;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,7 +32,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approve(args) => approve::run(config, &args),
         Command::Approvals(args) => approvals::run(config, &args),
         Command::Script(args) => script::run(config, &args),
+        Command::Blast(args) => blast::run(config, &args),
+        Command::Status(args) => status::run(config, &args),
+        Command::Halt(args) => halt::halt(config, &args),
+        Command::Resume(args) => halt::resume(config, &args),
+        Command::Retry(args) => retry::run(config, &args),
     }
+}
+
+/// The async runtime of commands that use the store or the network.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Who is running this command, for the timeline and the audit log.
+pub fn actor() -> String {
+    std::env::var("CRIER_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The exit code for bad input: nothing was sent.

@@ -7,6 +7,7 @@
 //! [`Receipt`] or a [`SendError`] classified where it happened — and [`retry`], the one
 //! place that turns a [`SendError`] into the next journal state.
 
+pub mod blast;
 pub mod plan;
 pub mod retry;
 pub mod transport;

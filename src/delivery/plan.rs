@@ -39,6 +39,12 @@ pub fn per_recipient(channel: &Channel) -> bool {
     }
 }
 
+/// Whether `channel` has one row for everyone: every channel that is not per recipient, and
+/// the `file` channel, which writes both kinds of message.
+pub fn for_everyone(channel: &Channel) -> bool {
+    !per_recipient(channel) || matches!(channel.config, Config::File(_))
+}
+
 /// Whether `member` can be reached on `channel` (has the address it needs).
 pub fn reaches(channel: &Channel, member: &Member) -> bool {
     match &channel.config {
@@ -86,7 +92,7 @@ pub async fn plan<S: Store>(
     let mut rows_of = Vec::new();
     if update.planned_rows == 0 {
         let everyone = everyone();
-        for channel in channels.iter().filter(|c| !per_recipient(c)) {
+        for channel in channels.iter().filter(|c| for_everyone(c)) {
             batch.deliveries.push(row(update, channel, &everyone));
             rows_of.push(0);
         }

@@ -58,6 +58,8 @@ pub struct Blast<S> {
     pub stop: Arc<AtomicBool>,
     /// `crier halt`, refreshed from the store by the caller.
     pub halted: Arc<AtomicBool>,
+    /// Planning still adds rows: a channel with nothing due is not finished yet.
+    pub planning: Arc<AtomicBool>,
 }
 
 /// Live counts of one channel, for progress display.
@@ -195,7 +197,8 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
                 continue;
             }
             match lane.blast.store.next_due(update, &lane.channel).await? {
-                None => return Ok(()),
+                None if !lane.blast.planning.load(Ordering::Acquire) => return Ok(()),
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
                 Some(at) => wait_until(at, &lane.blast.stop).await,
             }
             continue;

@@ -28,6 +28,23 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Open the store named by `url` (`[store] url` in crier.toml); a relative SQLite path is
+/// read from `root`, the folder holding crier.toml.
+pub async fn open(url: &str, root: &std::path::Path) -> Result<sqlite::SqliteStore> {
+    let Some(path) = url.strip_prefix("sqlite:") else {
+        return Err(StoreError::UnknownUrl {
+            url: url.to_string(),
+        });
+    };
+    let path = path.trim_start_matches("//");
+    let full = if std::path::Path::new(path).is_absolute() || path == ":memory:" {
+        path.to_string()
+    } else {
+        root.join(path).display().to_string()
+    };
+    sqlite::SqliteStore::open(&format!("sqlite:{full}")).await
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn millis(t: jiff::Timestamp) -> i64 {
     t.as_millisecond()

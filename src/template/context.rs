@@ -90,7 +90,8 @@ impl Incident {
 }
 
 /// The person (or, for chat channels and broadcasts, nobody in particular) a message is for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Recipient {
     pub id: String,
     pub name: String,

@@ -1,0 +1,334 @@
+//! Sending one planned (or planning) update and reporting it: shared by `blast`, `resume`
+//! and `retry`. Shows live progress per channel on stderr (bars on a terminal, a line every
+//! few seconds otherwise) and ends with a per-channel summary and the exit code.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::audience;
+use crate::channels::Channel;
+use crate::delivery::blast::{self, Built};
+use crate::delivery::plan;
+use crate::delivery::worker::{Blast, Stats};
+use crate::diag::{Diagnostic, Diagnostics, Invalid};
+use crate::project::Project;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Counts, Run, Store, Update};
+use crate::template::{Fill, Incident, PastUpdate, slots};
+
+/// A run stale for this long is taken to be dead (its process was killed).
+const STALE_MS: i64 = 10_000;
+
+/// What to send.
+pub struct Delivery {
+    pub project: Arc<Project>,
+    pub store: Arc<SqliteStore>,
+    pub update: Update,
+    pub channels: Vec<Channel>,
+    /// Plan from the audience file while sending, when the update is not fully planned yet.
+    pub plan: bool,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// The channels of `update`, as configured now; a channel that no longer exists is an error.
+pub fn channels_of(project: &Project, update: &Update) -> Result<Vec<Channel>, Invalid> {
+    let mut found = Vec::new();
+    let mut problems = Diagnostics::default();
+    for name in &update.channels {
+        match project.channels.iter().find(|c| &c.name == name) {
+            Some(c) => found.push(c.clone()),
+            None => problems.push(
+                Diagnostic::new(format!(
+                    "update {} of `{}` was sent on channel `{name}`, which is no longer configured",
+                    update.seq, update.incident_id
+                ))
+                .hint(format!("restore `channels/{name}.toml` to finish sending")),
+            ),
+        }
+    }
+    problems.into_result(found).map_err(|e| Invalid(e.0))
+}
+
+/// The incident as `update` tells it: its facts now, and the updates before this one.
+pub async fn incident_before(store: &SqliteStore, update: &Update) -> anyhow::Result<Incident> {
+    let mut incident = store
+        .incident_with_timeline(&update.incident_id)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the journal has update {} but no incident `{}`",
+                update.seq,
+                update.incident_id
+            )
+        })?;
+    let earlier: Vec<Update> = store
+        .updates(&update.incident_id)
+        .await?
+        .into_iter()
+        .filter(|u| u.seq < update.seq)
+        .collect();
+    incident.updates = earlier
+        .into_iter()
+        .map(|u| PastUpdate {
+            kind: u.kind,
+            at: u.created_at,
+            headline: u.headline,
+            summary: u.summary,
+        })
+        .collect();
+    Ok(incident)
+}
+
+/// Send `d.update` and report; the exit code says whether everyone got it.
+pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
+    let me = Run {
+        pid: std::process::id(),
+        host: hostname(),
+        started_at: jiff::Timestamp::now(),
+        heartbeat_at: jiff::Timestamp::now(),
+    };
+    if let Err(other) = d.store.start_run(d.update.id, &me, STALE_MS).await? {
+        return Err(Invalid::from(
+            Diagnostic::new(format!(
+                "update {} of `{}` is being sent right now by process {} on `{}` (since {})",
+                d.update.seq,
+                d.update.incident_id,
+                other.pid,
+                other.host,
+                crate::time::rfc3339(other.started_at)
+            ))
+            .hint(format!(
+                "wait for it (`crier status {}`), or stop it with `crier halt {}`",
+                d.update.incident_id, d.update.incident_id
+            )),
+        )
+        .into());
+    }
+    let result = run(&d).await;
+    d.store.end_run(d.update.id, me.pid).await?;
+    result
+}
+
+async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
+    let project = &d.project;
+    let kind = project.engine.kind(&d.update.kind).map_err(Invalid::from)?;
+    let clock = project.clock(d.update.created_at);
+    let values = slots::resolve(
+        &kind.name,
+        &kind.slots,
+        &d.update.slots,
+        Fill::Defaults,
+        clock,
+    )
+    .map_err(Invalid)?;
+    let mut built = Vec::new();
+    let mut problems = Diagnostics::default();
+    for channel in &d.channels {
+        match blast::build(
+            channel,
+            &project.config.root,
+            &d.update.incident_id,
+            d.update.seq,
+        ) {
+            Ok(b) => built.push((channel.clone(), b)),
+            Err(e) => problems.push(
+                Diagnostic::new(format!("channel `{}`: {e}", channel.name)).in_file(&channel.path),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Invalid(problems).into());
+    }
+    let outbox = built.iter().find_map(|(_, b)| match b {
+        Built::File(f) => Some(f.dir().to_path_buf()),
+        _ => None,
+    });
+    let blast = Arc::new(Blast {
+        store: d.store.clone(),
+        project: project.clone(),
+        update: d.update.clone(),
+        incident: incident_before(&d.store, &d.update).await?,
+        slots: values.display,
+        stop: d.stop.clone(),
+        halted: Arc::new(AtomicBool::new(false)),
+        planning: Arc::new(AtomicBool::new(d.plan && !d.update.planned)),
+    });
+    let stats: BTreeMap<String, Arc<Stats>> = d
+        .channels
+        .iter()
+        .map(|c| (c.name.clone(), Arc::default()))
+        .collect();
+    let planner = spawn_planner(d, &blast);
+    let progress = tokio::spawn(progress(blast.clone(), stats.clone()));
+    let reports = blast::send(blast.clone(), built, &stats).await;
+    let planned = match planner {
+        Some(p) => Some(p.await.expect("the planner never panics")?),
+        None => None,
+    };
+    progress.abort();
+    let reports = reports?;
+    let in_doubt: usize = reports.values().map(|r| r.in_doubt.len()).sum();
+    summary(d, planned.as_ref(), in_doubt, outbox.as_deref()).await
+}
+
+fn spawn_planner(
+    d: &Delivery,
+    blast: &Arc<Blast<SqliteStore>>,
+) -> Option<tokio::task::JoinHandle<anyhow::Result<plan::Planned>>> {
+    if d.update.planned || !d.plan {
+        return None;
+    }
+    let store = d.store.clone();
+    let update = d.update.clone();
+    let channels = d.channels.clone();
+    let blast = blast.clone();
+    let path = d.project.config.audience_path.clone();
+    let segment = d.update.audience.clone();
+    Some(tokio::task::spawn(async move {
+        let result = async {
+            let reader = audience::open(&path)
+                .map_err(Invalid::from)?
+                .segment(segment);
+            let refs: Vec<&Channel> = channels.iter().collect();
+            Ok(plan::plan(store.as_ref(), &update, &refs, reader, |_| {}).await?)
+        }
+        .await;
+        blast.planning.store(false, Ordering::Release);
+        result
+    }))
+}
+
+/// Live progress: bars on a terminal, a line per channel every 5 s otherwise.
+async fn progress(blast: Arc<Blast<SqliteStore>>, stats: BTreeMap<String, Arc<Stats>>) {
+    let terminal = std::io::stderr().is_terminal();
+    let bars = indicatif::MultiProgress::new();
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:>14} {bar:28} {pos:>7}/{len:7} {per_sec:>9} {msg}",
+    )
+    .expect("the progress template is valid");
+    let lines: BTreeMap<&String, indicatif::ProgressBar> = stats
+        .keys()
+        .map(|name| {
+            let bar = bars.add(
+                indicatif::ProgressBar::new(0)
+                    .with_style(style.clone())
+                    .with_prefix(name.clone()),
+            );
+            (name, bar)
+        })
+        .collect();
+    if !terminal {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut tick = 0u32;
+    loop {
+        let totals = blast
+            .store
+            .counts(blast.update.id)
+            .await
+            .unwrap_or_default();
+        for (name, stat) in &stats {
+            let total = totals.get(name).map_or(0, Counts::total);
+            let sent = stat.sent.load(Ordering::Relaxed);
+            let failed = stat.failed.load(Ordering::Relaxed);
+            let retrying = stat.retrying.load(Ordering::Relaxed);
+            let halted = if blast.halted.load(Ordering::Relaxed) {
+                " HALTED"
+            } else {
+                ""
+            };
+            let msg = format!("{retrying} retrying, {failed} failed{halted}");
+            if let Some(bar) = lines.get(name) {
+                bar.set_length(total);
+                bar.set_position(sent + failed);
+                bar.set_message(msg.clone());
+            }
+            if !terminal && tick > 0 && tick.is_multiple_of(10) {
+                eprintln!("{name}: {sent} of {total} sent, {msg}");
+            }
+        }
+        tick = tick.wrapping_add(1);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The per-channel summary and the exit code: 0 when everyone got it, 1 otherwise.
+async fn summary(
+    d: &Delivery,
+    planned: Option<&plan::Planned>,
+    in_doubt: usize,
+    outbox: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let u = &d.update;
+    let counts = d.store.counts(u.id).await?;
+    println!("\n{} update {} ({}):", u.incident_id, u.seq, u.kind);
+    let mut failed = 0;
+    let mut unfinished = 0;
+    for (channel, c) in &counts {
+        failed += c.failed + c.skipped;
+        unfinished += c.pending + c.attempting + c.retry;
+        println!(
+            "  {channel:<16} {:>7} sent  {:>5} failed  {:>5} not sent yet",
+            c.sent,
+            c.failed + c.skipped,
+            c.pending + c.attempting + c.retry
+        );
+    }
+    if let Some(p) = planned
+        && p.bad_rows + p.duplicates > 0
+    {
+        let (total, rows) = d.store.bad_rows(u.id, 5).await?;
+        println!(
+            "\n{total} audience rows could not be used (see `crier status {}`):",
+            u.incident_id
+        );
+        for r in rows {
+            println!("  row {}: {}", r.row, r.reason);
+        }
+    }
+    if in_doubt > 0 {
+        println!(
+            "\n{in_doubt} messages were in doubt after an interrupted run: sent again with the same Message-ID / webhook-id (or skipped where `in_doubt = \"skip\"`)."
+        );
+    }
+    if let Some(dir) = outbox {
+        println!(
+            "\nWritten to {}/ (email/*.eml, everyone/*.json, …).",
+            dir.display()
+        );
+    }
+    println!(
+        "Call script for support staff: crier script --incident {}",
+        u.incident_id
+    );
+    if d.stop.load(Ordering::Relaxed) || unfinished > 0 {
+        println!(
+            "\nStopped before the end: run the same command again, or `crier resume {}`, to continue.",
+            u.incident_id
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if failed > 0 {
+        println!(
+            "\n{failed} messages failed. See why with `crier status {}`; after fixing the cause, `crier retry {} --failed`.",
+            u.incident_id, u.incident_id
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "this machine".into())
+}

@@ -1,0 +1,92 @@
+//! `crier status [ID]`: the latest update of an incident, per channel by state, with the
+//! failures and the audience rows that could not be used.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::StatusArgs;
+use crate::diag::{Diagnostic, Invalid};
+use crate::store::{self, Store};
+
+pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let project = super::load_project(config)?;
+    super::runtime()?.block_on(async {
+        let store = store::open(&project.config.store_url, &project.config.root).await?;
+        let Some(update) = store.latest_update(args.incident.as_deref()).await? else {
+            let what = args
+                .incident
+                .as_deref()
+                .map_or("anything".to_string(), |i| format!("incident `{i}`"));
+            return Err(Invalid::from(
+                Diagnostic::new(format!("nothing has been sent for {what}"))
+                    .hint("send an update with `crier blast KIND --incident ID`"),
+            )
+            .into());
+        };
+        let counts = store.counts(update.id).await?;
+        let failures = store.failures(update.id, 50).await?;
+        let (bad_total, bad_rows) = store.bad_rows(update.id, 50).await?;
+        let halted = store.halted(&update.incident_id).await?;
+        if args.json {
+            let value = serde_json::json!({
+                "update": update, "halted": halted, "channels": counts,
+                "failures": failures, "bad_rows": { "total": bad_total, "first": bad_rows },
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{} update {} ({}) at {}, by {}{}",
+            update.incident_id,
+            update.seq,
+            update.kind,
+            crate::time::rfc3339(update.created_at),
+            update.sent_by,
+            if halted { " — HALTED" } else { "" }
+        );
+        println!("  {}", update.headline);
+        println!(
+            "\n  {:<16} {:>7} {:>7} {:>9} {:>7} {:>7} {:>8}",
+            "channel", "sent", "retry", "pending", "failed", "skipped", "in doubt"
+        );
+        for (name, c) in &counts {
+            println!(
+                "  {name:<16} {:>7} {:>7} {:>9} {:>7} {:>7} {:>8}",
+                c.sent,
+                c.retry,
+                c.pending + c.attempting,
+                c.failed,
+                c.skipped,
+                c.in_doubt
+            );
+        }
+        if !failures.is_empty() {
+            println!("\nNot delivered:");
+            for f in &failures {
+                println!(
+                    "  {:<16} {:<24} after {} attempt(s): {}",
+                    f.channel, f.recipient_id, f.attempts, f.error
+                );
+            }
+            println!(
+                "After fixing the cause: crier retry {} --failed",
+                update.incident_id
+            );
+        }
+        if bad_total > 0 {
+            println!("\n{bad_total} audience rows could not be used:");
+            for r in &bad_rows {
+                println!(
+                    "  row {}{}: {}",
+                    r.row,
+                    r.recipient_id
+                        .as_deref()
+                        .map(|i| format!(" (`{i}`)"))
+                        .unwrap_or_default(),
+                    r.reason
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
