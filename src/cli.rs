@@ -79,7 +79,7 @@ pub enum Command {
 
     /// Print the call script support staff read aloud, from the same source as the message.
     #[command(
-        after_help = "Examples:\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --set affected=\"complete a checkout\" --set next_update=\"in 30 minutes\" --format html > script.html"
+        after_help = "Examples:\n  crier script --incident INC-42\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --set affected=\"complete a checkout\" --set next_update=\"in 30 minutes\" --format html > script.html"
     )]
     Script(ScriptArgs),
 }
@@ -113,6 +113,9 @@ pub struct BlastArgs {
     /// Check everything and show what would be sent; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write the journal (one row per message) and stop; `crier resume ID` sends it later.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub plan_only: bool,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -213,8 +216,12 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Args)]
 pub struct ScriptArgs {
-    /// The message kind.
-    pub kind: String,
+    /// The message kind (with `--incident`: the kind of its latest update).
+    #[arg(required_unless_present = "incident")]
+    pub kind: Option<String>,
+    /// The script of what was really sent: the incident's latest update, its values and time.
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
     #[command(flatten)]
     pub sample: SampleArgs,
     /// `text` (80 columns), `markdown`, or `html` (a printable page).

@@ -64,6 +64,9 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
     store
         .audit(&super::actor(), "blast", &detail.to_string(), now)
         .await?;
+    if args.plan_only {
+        return plan_only(&project, &store, &update, &ready).await;
+    }
     let counts = store.counts(update.id).await?;
     if update.planned && !counts.is_empty() && counts.values().all(|c| c.finished()) {
         println!(
@@ -82,6 +85,31 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
         stop: stop_on_signals(),
     })
     .await
+}
+
+/// `--plan-only`: write every journal row, send nothing.
+async fn plan_only(
+    project: &Project,
+    store: &store::sqlite::SqliteStore,
+    update: &store::Update,
+    ready: &Ready,
+) -> anyhow::Result<ExitCode> {
+    let reader = audience::open(&project.config.audience_path)
+        .map_err(Invalid::from)?
+        .segment(update.audience.clone());
+    let channels: Vec<&Channel> = ready.channels.iter().collect();
+    let planned = plan::plan(store, update, &channels, reader, |_| {}).await?;
+    println!(
+        "Planned update {} of {}: {} messages for {} recipients ({} rows not usable, {} duplicate ids). Nothing was sent.",
+        update.seq,
+        update.incident_id,
+        planned.rows,
+        planned.members,
+        planned.bad_rows,
+        planned.duplicates
+    );
+    println!("Send it with `crier resume {}`.", update.incident_id);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What preflight established: everything needed to plan and send.

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# crier benchmarks: end-to-end blasts to fast servers on loopback, with the journal on.
+#
+#   benches/run.sh                 # 100,000 recipients per blast, 1,000,000 planned
+#   N=20000 PLAN_N=200000 benches/run.sh   # a quicker run
+#
+# Installs what it needs with apt if missing (Postfix's smtp-sink and smtp-source, nginx, wrk,
+# GNU time), builds crier in release mode, and sends only to 127.0.0.1. Prints one Markdown
+# table; BENCHMARKS.md records a run. Not part of `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-100000}
+PLAN_N=${PLAN_N:-1000000}
+SMTP_PORT=${SMTP_PORT:-2525}
+HTTP_PORT=${HTTP_PORT:-8088}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need smtp-sink || ! need smtp-source || ! need nginx || ! need wrk || [ ! -x /usr/bin/time ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postfix nginx-light wrk time >/dev/null
+  # The packages start their own daemons; the benchmark runs its own on other ports.
+  (postfix stop; service nginx stop) >/dev/null 2>&1 || true
+fi
+
+cargo build --release --quiet
+CRIER=$PWD/target/release/crier
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# --- servers -------------------------------------------------------------------------------
+smtp-sink -u nobody 127.0.0.1:"$SMTP_PORT" 1024 &
+PIDS+=($!)
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx;
+  server { listen 127.0.0.1:$HTTP_PORT; location / { return 204; } }
+}
+EOF
+nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+sleep 1
+
+# --- ceilings with the standard tools --------------------------------------------------------
+ceiling_smtp() {
+  local start end
+  start=$(date +%s.%N)
+  smtp-source -s 32 -m "$N" -l 2048 -f bench@example.com -t sink@example.com 127.0.0.1:"$SMTP_PORT"
+  end=$(date +%s.%N)
+  awk -v n="$N" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }'
+}
+ceiling_http() {
+  cat > "$WORK/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = string.rep("x", 1024)
+wrk.headers["Content-Type"] = "application/json"
+EOF
+  wrk -t2 -c64 -d10s -s "$WORK/post.lua" "http://127.0.0.1:$HTTP_PORT/hook" | awk '/Requests\/sec/ {print $2}'
+}
+
+# --- a crier project -------------------------------------------------------------------------
+project() { # $1 = dir, $2 = rows, $3 = channel file content
+  "$CRIER" init "$1" >/dev/null
+  rm "$1/channels/file.toml"
+  printf '%s\n' "$3" > "$1/channels/bench.toml"
+  python3 - "$1/audience.csv" "$2" "$HTTP_PORT" <<'EOF'
+import sys
+path, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path, "w") as f:
+    f.write("id,email,name,webhook_url,plan\n")
+    for i in range(n):
+        f.write(f"cus_{i},person{i}@example.com,Person {i},http://127.0.0.1:{port}/hook/cus_{i},pro\n")
+EOF
+}
+
+# Runs a blast in $1, prints "seconds max_rss_kb first_message_ms".
+blast() {
+  local dir=$1; shift
+  local start_ms
+  start_ms=$(date +%s%3N)
+  ( cd "$dir" && /usr/bin/time -f '%e %M' -o "$WORK/time" "$CRIER" blast outage-notice --incident BENCH-1 \
+      --title "Checkout is failing" --set affected="complete a checkout" --set next_update="in 30 minutes" \
+      --yes "$@" > "$WORK/out" 2> "$WORK/err" ) || { cat "$WORK/err" >&2; exit 1; }
+  local first
+  first=$(python3 - "$dir/crier.db" "$start_ms" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+row = db.execute("SELECT MIN(sent_at) FROM deliveries").fetchone()[0]
+print(row - int(sys.argv[2]) if row else "-")
+EOF
+)
+  echo "$(cat "$WORK/time") $first"
+}
+
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)" >&2
+echo "Running with N=$N, PLAN_N=$PLAN_N" >&2
+
+SMTP_CEIL=$(ceiling_smtp)
+project "$WORK/email" "$N" 'type = "email"
+smtp_url = "smtp://127.0.0.1:'"$SMTP_PORT"'"
+from = "Acme Status <status@acme.example>"
+per_second = 0
+max_in_flight = 32'
+read -r E_SECS E_RSS E_FIRST <<<"$(blast "$WORK/email")"
+
+HTTP_CEIL=$(ceiling_http)
+export CRIER_BENCH_SECRET="whsec_$(head -c 32 /dev/urandom | base64)"
+project "$WORK/hooks" "$N" 'type = "webhook"
+secret_env = "CRIER_BENCH_SECRET"
+per_second = 0
+max_in_flight = 64'
+read -r H_SECS H_RSS H_FIRST <<<"$(blast "$WORK/hooks")"
+
+project "$WORK/plan" "$PLAN_N" 'type = "email"
+smtp_url = "smtp://127.0.0.1:'"$SMTP_PORT"'"
+from = "Acme Status <status@acme.example>"'
+read -r P_SECS P_RSS _ <<<"$(blast "$WORK/plan" --plan-only)"
+
+rate() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a / b }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", 100 * a / b }'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+E_RATE=$(rate "$N" "$E_SECS"); H_RATE=$(rate "$N" "$H_SECS")
+printf '\n| run | recipients | time (s) | rate (msg/s) | loopback ceiling (msg/s) | share of ceiling | peak memory (MB) | first message (ms) |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
+printf '| email to smtp-sink | %s | %s | %s | %s (smtp-source, 32 sessions) | %s%% | %s | %s |\n' \
+  "$N" "$E_SECS" "$E_RATE" "$SMTP_CEIL" "$(pct "$E_RATE" "$SMTP_CEIL")" "$(mb "$E_RSS")" "$E_FIRST"
+printf '| signed webhooks to nginx (204) | %s | %s | %s | %s (wrk, 64 connections) | %s%% | %s | %s |\n' \
+  "$N" "$H_SECS" "$H_RATE" "$HTTP_CEIL" "$(pct "$H_RATE" "$HTTP_CEIL")" "$(mb "$H_RSS")" "$H_FIRST"
+printf '| plan only (journal rows) | %s | %s | %s rows/s | — | — | %s | — |\n' \
+  "$PLAN_N" "$P_SECS" "$(rate "$PLAN_N" "$P_SECS")" "$(mb "$P_RSS")"
