@@ -54,11 +54,14 @@ pub async fn post(
     };
     let location = header("location");
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+    // The status is the answer. A body cut short (the connection dropped, or the time ran out
+    // while reading it) only loses detail: a receiver that said 200 has the message, and
+    // calling that a failure would send it again.
     let body = response
         .bytes()
         .await
-        .map_err(|e| transport_error(e, what))?
-        .to_vec();
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     Ok(Answer {
         status,
         body,
@@ -121,4 +124,61 @@ fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server on 127.0.0.1 that reads one request (ending in `{}`) and answers `reply`.
+    async fn answer_once(reply: &'static [u8]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !(request.windows(4).any(|w| w == b"\r\n\r\n") && request.ends_with(b"{}")) {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(reply).await.unwrap();
+            socket.shutdown().await.unwrap();
+        });
+        format!("http://{address}/hook")
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_keeps_the_status() {
+        let url = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":").await;
+        let client = client(Duration::from_secs(5)).unwrap();
+        let answer = post(&client, &url, &[], b"{}".to_vec(), "the webhook")
+            .await
+            .expect("the status arrived: the receiver answered");
+        assert_eq!(answer.status, 200);
+        assert_eq!(check(&answer, true), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_error_status_with_a_cut_body_is_still_classified() {
+        let url = answer_once(
+            b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-length: 50\r\n\r\nslow",
+        )
+        .await;
+        let client = client(Duration::from_secs(5)).unwrap();
+        let answer = post(&client, &url, &[], b"{}".to_vec(), "the webhook")
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 429);
+        assert_eq!(answer.retry_after, Some(Duration::from_secs(7)));
+        assert!(matches!(
+            check(&answer, true),
+            Err(SendError::Transient {
+                retry_after: Some(_),
+                ..
+            })
+        ));
+    }
 }

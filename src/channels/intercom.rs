@@ -31,6 +31,8 @@ pub struct Config {
     /// same id (default; receivers can recognise it), or `skip` it and list it for the operator.
     #[serde(default)]
     pub in_doubt: super::InDoubt,
+    /// Attempts per message before it fails for good (default 8; back-off doubles from 1 s).
+    pub max_attempts: Option<u32>,
 }
 
 /// How messages reach Intercom users.

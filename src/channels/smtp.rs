@@ -1,14 +1,18 @@
 //! Sending email over SMTP with lettre: a small pool of connections we open ourselves, with
 //! `TCP_NODELAY` set (lettre writes the body and the final dot separately; without it every
 //! message waits on Nagle's algorithm). `smtp://` upgrades with STARTTLS (required unless the
-//! host is loopback), `smtps://` uses implicit TLS.
+//! host is loopback), `smtps://` uses implicit TLS. A message goes out step by step (`MAIL`,
+//! `RCPT`, `DATA`, content), so a connection lost after the content was written is told apart
+//! (in doubt: the server may have it) from one lost before (transient: it cannot have it).
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 
 use super::FormatError;
 use super::email::{self, Config};
@@ -177,18 +181,92 @@ fn transient(e: impl std::fmt::Display) -> SendError {
     }
 }
 
-/// A lettre error: an SMTP reply is classified by its code; a broken connection is transient.
+/// A lettre error: an SMTP reply is classified by its code (the reason quotes the server's
+/// own text); a refusal by lettre itself before anything was sent (no STARTTLS offered, no
+/// usable AUTH mechanism) is permanent, as trying again cannot help; a broken connection is
+/// transient.
 fn smtp_error(e: lettre::transport::smtp::Error) -> SendError {
+    use std::error::Error as _;
+    let detail = e.source().map(|s| s.to_string()).unwrap_or_default();
     match e.status() {
         Some(code) => {
             let code: u16 = code.to_string().parse().unwrap_or(500);
-            let text = e.to_string();
-            classify_smtp(code, &text)
+            classify_smtp(code, &detail)
                 .err()
-                .unwrap_or_else(|| transient(text))
+                .unwrap_or_else(|| transient(e))
         }
+        None if e.is_client() => SendError::Permanent {
+            reason: format!("not sent over SMTP: {detail}"),
+            disable_endpoint: false,
+        },
         None => transient(format!("SMTP connection failed: {e}")),
     }
+}
+
+/// One message over `conn`: `MAIL FROM`, `RCPT TO`, `DATA`, then the content and the final
+/// dot. Before the content goes out nothing can have been delivered, so a failure is
+/// classified by the server's reply (transient without one). From then on, a connection that
+/// breaks before the server answers leaves the message in doubt: the server may have it
+/// (resent with the same Message-ID, or skipped, by the channel's `in_doubt`). After any
+/// failure the connection is closed, as lettre's own `send` does.
+async fn transmit(conn: &mut AsyncSmtpConnection, out: &Outgoing) -> Result<Response, SendError> {
+    if let Err(e) = envelope(conn, out).await {
+        conn.abort().await;
+        return Err(e);
+    }
+    match conn.message(&out.bytes).await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            conn.abort().await;
+            Err(match e.status() {
+                Some(_) => smtp_error(e),
+                None => SendError::InDoubt {
+                    reason: format!(
+                        "the SMTP connection broke after the message was sent, before the server \
+                         confirmed it: {e}"
+                    ),
+                },
+            })
+        }
+    }
+}
+
+/// `MAIL FROM` (with the parameters the message needs), `RCPT TO`, `DATA`.
+async fn envelope(conn: &mut AsyncSmtpConnection, out: &Outgoing) -> Result<(), SendError> {
+    let permanent = |reason: String| SendError::Permanent {
+        reason,
+        disable_endpoint: false,
+    };
+    let envelope = &out.envelope;
+    let info = conn.server_info();
+    let mut parameters = Vec::new();
+    let addresses = envelope.from().into_iter().chain(envelope.to());
+    if let Some(a) = addresses.map(ToString::to_string).find(|a| !a.is_ascii()) {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
+            return Err(permanent(format!(
+                "`{a}` is not ASCII and the SMTP server does not offer SMTPUTF8"
+            )));
+        }
+        parameters.push(MailParameter::SmtpUtfEight);
+    }
+    if !out.bytes.is_ascii() {
+        if !info.supports_feature(Extension::EightBitMime) {
+            return Err(permanent(
+                "the message is not ASCII and the SMTP server does not offer 8BITMIME".into(),
+            ));
+        }
+        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(envelope.from().cloned(), parameters))
+        .await
+        .map_err(smtp_error)?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), Vec::new()))
+            .await
+            .map_err(smtp_error)?;
+    }
+    conn.command(Data).await.map_err(smtp_error)?;
+    Ok(())
 }
 
 impl Transport for Smtp {
@@ -212,26 +290,14 @@ impl Transport for Smtp {
             Some(c) if !c.has_broken() => c,
             _ => self.connect().await?,
         };
-        let result = conn.send(&out.envelope, &out.bytes).await;
-        match result {
-            Ok(response) => {
-                self.idle
-                    .lock()
-                    .expect("the pool is never poisoned")
-                    .push(conn);
-                let id = response.message().next().map(str::to_string);
-                Ok(Receipt { provider_id: id })
-            }
-            Err(e) => {
-                if !conn.has_broken() && e.status().is_some() {
-                    self.idle
-                        .lock()
-                        .expect("the pool is never poisoned")
-                        .push(conn);
-                }
-                Err(smtp_error(e))
-            }
-        }
+        // On failure the connection was closed (QUIT) and is dropped here.
+        let response = transmit(&mut conn, &out).await?;
+        self.idle
+            .lock()
+            .expect("the pool is never poisoned")
+            .push(conn);
+        let id = response.message().next().map(str::to_string);
+        Ok(Receipt { provider_id: id })
     }
 }
 

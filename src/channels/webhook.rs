@@ -32,6 +32,8 @@ pub struct Config {
     /// same id (default; receivers can recognise it), or `skip` it and list it for the operator.
     #[serde(default)]
     pub in_doubt: super::InDoubt,
+    /// Attempts per message before it fails for good (default 8; back-off doubles from 1 s).
+    pub max_attempts: Option<u32>,
 }
 
 /// The shape of the JSON body.
@@ -215,8 +217,8 @@ impl crate::delivery::transport::Transport for Webhooks {
         })
     }
 
-    fn endpoint(&self, post: &Post) -> Option<String> {
-        let url = url::Url::parse(&post.url).ok()?;
+    fn endpoint(&self, member: &crate::audience::Member) -> Option<String> {
+        let url = url::Url::parse(self.url.as_ref().or(member.webhook_url.as_ref())?).ok()?;
         Some(format!(
             "{}:{}",
             url.host_str()?,

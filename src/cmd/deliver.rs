@@ -91,7 +91,17 @@ pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
         started_at: jiff::Timestamp::now(),
         heartbeat_at: jiff::Timestamp::now(),
     };
-    if let Err(other) = d.store.start_run(d.update.id, &me, STALE_MS).await? {
+    let mut started = d.store.start_run(d.update.id, &me, STALE_MS).await?;
+    if let Err(other) = &started
+        && other.host == me.host
+        && process_gone(other.pid)
+    {
+        // Killed (kill -9, a crash, a reboot) less than STALE_MS ago: its rows left
+        // `attempting` are recovered as in doubt when the workers start.
+        d.store.end_run(d.update.id, other.pid).await?;
+        started = d.store.start_run(d.update.id, &me, STALE_MS).await?;
+    }
+    if let Err(other) = started {
         return Err(Invalid::from(
             Diagnostic::new(format!(
                 "update {} of `{}` is being sent right now by process {} on `{}` (since {})",
@@ -320,6 +330,34 @@ async fn summary(
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process sending `update` right now, other than this one: its heartbeat is fresh and,
+/// when it runs on this machine, it still exists.
+pub async fn live_run(store: &SqliteStore, update: &Update) -> crate::store::Result<Option<Run>> {
+    let Some(run) = store.current_run(update.id).await? else {
+        return Ok(None);
+    };
+    let age = jiff::Timestamp::now().as_millisecond() - run.heartbeat_at.as_millisecond();
+    let gone = run.host == hostname() && process_gone(run.pid);
+    Ok((age < STALE_MS && !gone && run.pid != std::process::id()).then_some(run))
+}
+
+/// Whether process `pid` on this machine has ended (a zombie counts as ended). Where that
+/// cannot be told (no `/proc`), it is taken to be alive, and its run goes stale after
+/// [`STALE_MS`] without a heartbeat.
+fn process_gone(pid: u32) -> bool {
+    if pid == std::process::id() || std::fs::metadata("/proc/self/stat").is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S …`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 fn hostname() -> String {

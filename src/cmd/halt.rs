@@ -70,6 +70,14 @@ pub fn resume(config: Option<&Path>, args: &ScopeArgs) -> anyhow::Result<ExitCod
             );
             return Ok(ExitCode::SUCCESS);
         }
+        if let Some(run) = deliver::live_run(&store, &update).await? {
+            println!(
+                "Update {} of {} is being sent by process {} on `{}`; it continues now.",
+                update.seq, update.incident_id, run.pid, run.host
+            );
+            println!("Follow it with `crier status {}`.", update.incident_id);
+            return Ok(ExitCode::SUCCESS);
+        }
         let channels = deliver::channels_of(&project, &update)?;
         deliver::deliver(Delivery {
             project: project.clone(),

@@ -48,42 +48,38 @@ pub fn build(
 /// Rate, concurrency, timeout and in-doubt handling of `channel`, with defaults that respect
 /// each provider: Slack 1/s per webhook, Discord 5 per 2 s, Intercom 10,000/min.
 pub fn settings(channel: &Channel) -> Settings {
-    // (per_second, burst, max_in_flight, timeout_secs, in_doubt) as configured.
-    type Knobs = (Option<f64>, Option<u32>, Option<u32>, Option<u64>, InDoubt);
+    // (per_second, burst, max_in_flight, timeout_secs, in_doubt, max_attempts) as configured.
+    type Knobs = (
+        Option<f64>,
+        Option<u32>,
+        Option<u32>,
+        Option<u64>,
+        InDoubt,
+        Option<u32>,
+    );
+    // Every sending config has these keys, with the same names.
+    macro_rules! knobs {
+        ($c:expr) => {
+            (
+                $c.per_second,
+                $c.burst,
+                $c.max_in_flight,
+                $c.timeout_secs,
+                $c.in_doubt,
+                $c.max_attempts,
+            )
+        };
+    }
     let knobs: Knobs = match &channel.config {
-        Config::Email(c) => (
-            c.per_second,
-            c.burst,
-            c.max_in_flight,
-            c.timeout_secs,
-            c.in_doubt,
-        ),
+        Config::Email(c) => knobs!(c),
         Config::Slack(c)
         | Config::Teams(c)
         | Config::Discord(c)
         | Config::Mattermost(c)
-        | Config::GoogleChat(c) => (
-            c.per_second,
-            c.burst,
-            c.max_in_flight,
-            c.timeout_secs,
-            c.in_doubt,
-        ),
-        Config::Intercom(c) => (
-            c.per_second,
-            c.burst,
-            c.max_in_flight,
-            c.timeout_secs,
-            c.in_doubt,
-        ),
-        Config::Webhook(c) => (
-            c.per_second,
-            c.burst,
-            c.max_in_flight,
-            c.timeout_secs,
-            c.in_doubt,
-        ),
-        Config::Widget(_) | Config::File(_) => (None, None, None, None, InDoubt::Resend),
+        | Config::GoogleChat(c) => knobs!(c),
+        Config::Intercom(c) => knobs!(c),
+        Config::Webhook(c) => knobs!(c),
+        Config::Widget(_) | Config::File(_) => (None, None, None, None, InDoubt::Resend, None),
     };
     // Defaults: (per second, burst, in flight, timeout).
     let (rate, burst, in_flight, timeout) = match channel.type_name() {
@@ -105,7 +101,13 @@ pub fn settings(channel: &Channel) -> Settings {
         max_in_flight: knobs.2.unwrap_or(in_flight) as usize,
         timeout: Duration::from_secs(knobs.3.unwrap_or(timeout)),
         resend_in_doubt: knobs.4 == InDoubt::Resend,
-        policy: RetryPolicy::default(),
+        policy: RetryPolicy {
+            max_attempts: knobs
+                .5
+                .unwrap_or(RetryPolicy::default().max_attempts)
+                .max(1),
+            ..RetryPolicy::default()
+        },
     }
 }
 

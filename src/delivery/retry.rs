@@ -65,7 +65,9 @@ impl RetryPolicy {
     /// the larger of that and `retry_after` capped at `retry_after_cap`, so never earlier than
     /// the server asked (up to the cap). Fails when `attempts >= max_attempts` or when the
     /// retry would be later than `first_attempt + max_age`, with a reason saying which.
-    /// Permanent → [`Decision::Fail`]. InDoubt → [`Decision::InDoubt`].
+    /// Permanent → [`Decision::Fail`]. InDoubt → [`Decision::InDoubt`], within the same
+    /// bounds: an in-doubt message is sent again (by default) with no answer to wait for, so
+    /// without them an endpoint that never answers would be retried forever.
     pub fn decide(
         &self,
         error: &SendError,
@@ -82,9 +84,21 @@ impl RetryPolicy {
             SendError::Permanent { reason, .. } => Decision::Fail {
                 reason: reason.clone(),
             },
-            SendError::InDoubt { reason } => Decision::InDoubt {
-                reason: reason.clone(),
-            },
+            SendError::InDoubt { reason } => {
+                if attempts >= self.max_attempts {
+                    Decision::Fail {
+                        reason: format!("gave up after {attempts} attempts: {reason}"),
+                    }
+                } else if now > add(first_attempt, self.max_age) {
+                    Decision::Fail {
+                        reason: format!("gave up after {}: {reason}", friendly(self.max_age)),
+                    }
+                } else {
+                    Decision::InDoubt {
+                        reason: reason.clone(),
+                    }
+                }
+            }
         }
     }
 
@@ -483,6 +497,35 @@ mod tests {
             policy.decide(&timeout, 1, now, now, &mut rng),
             Decision::InDoubt {
                 reason: "no answer within 30s".into()
+            }
+        );
+    }
+
+    #[test]
+    fn in_doubt_gives_up_like_a_transient_failure() {
+        // A receiver that never answers must not be sent the message forever.
+        let policy = RetryPolicy::default();
+        let first = ts("2026-03-01T12:00:00Z");
+        let mut rng = fastrand::Rng::with_seed(1);
+        let timeout = SendError::InDoubt {
+            reason: "the webhook did not answer in time".into(),
+        };
+        assert_eq!(
+            policy.decide(&timeout, 7, first, first, &mut rng),
+            Decision::InDoubt {
+                reason: "the webhook did not answer in time".into()
+            }
+        );
+        assert_eq!(
+            policy.decide(&timeout, 8, first, first, &mut rng),
+            Decision::Fail {
+                reason: "gave up after 8 attempts: the webhook did not answer in time".into()
+            }
+        );
+        assert_eq!(
+            policy.decide(&timeout, 2, first, ts("2026-03-01T13:00:01Z"), &mut rng),
+            Decision::Fail {
+                reason: "gave up after 1h: the webhook did not answer in time".into()
             }
         );
     }

@@ -35,9 +35,10 @@ pub trait Transport: Send + Sync + 'static {
         payload: Self::Payload,
     ) -> impl Future<Output = Result<Receipt, SendError>> + Send;
 
-    /// The endpoint `payload` goes to, when rate limits, back-off and `410 Gone` apply per
-    /// endpoint (per-recipient webhooks). `None`: the channel is one endpoint.
-    fn endpoint(&self, _payload: &Self::Payload) -> Option<String> {
+    /// The endpoint a message to `member` goes to, when rate limits, back-off and `410 Gone`
+    /// apply per endpoint (per-recipient webhooks). `None`: the channel is one endpoint.
+    /// Known before rendering, so a row waiting for its endpoint holds no payload.
+    fn endpoint(&self, _member: &Member) -> Option<String> {
         None
     }
 }

@@ -1,6 +1,10 @@
-//! Sending one channel of one update: a pipeline that claims due journal rows (committed as
-//! `attempting` before any send), sends them concurrently within the channel's rate limit and
-//! in-flight cap, and records outcomes in groups (committed after the sends).
+//! Sending one channel of one update: a pipeline that claims due journal rows (`claimed`, held
+//! by this worker), sends them concurrently within the channel's rate limit and in-flight cap,
+//! and records outcomes in groups (committed after the sends). Each row is committed as
+//! `attempting` just before its own send, so after a crash only rows whose message may really
+//! have gone out are in doubt; rows claimed but not yet sent become due again. One journal
+//! task per channel writes both, in groups: every row about to be sent and every outcome
+//! waiting at that moment share one transaction.
 //!
 //! Each channel runs on its own task, so a slow or dead channel never holds up another. For
 //! per-recipient webhooks, rate limits, `Retry-After` back-off and `410 Gone` apply per
@@ -13,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::retry::{Decision, RetryPolicy};
 use super::transport::{Job, Transport};
@@ -28,8 +32,39 @@ use crate::template::{Incident, Inputs};
 const WINDOW: u32 = 4_096;
 /// Rows claimed per transaction.
 const CLAIM: u32 = 256;
-/// Outcomes recorded per transaction at most.
-const RECORD: usize = 512;
+/// Journal writes (rows to begin, outcomes) per transaction at most.
+const GROUP: usize = 512;
+
+/// What the journal task of a channel writes.
+enum Write {
+    /// A row about to be sent: commit it as `attempting`, then let its send go.
+    Begin(i64, oneshot::Sender<()>),
+    /// How a row's attempt ended.
+    Outcome(i64, Outcome),
+}
+
+/// The first journal write that failed in a worker: it stops claiming and returns the error.
+#[derive(Debug, Default)]
+struct Broken {
+    flag: AtomicBool,
+    error: Mutex<Option<store::StoreError>>,
+}
+
+impl Broken {
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, error: store::StoreError) {
+        let mut first = self.error.lock().expect("never poisoned");
+        first.get_or_insert(error);
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> Option<store::StoreError> {
+        self.error.lock().expect("never poisoned").take()
+    }
+}
 
 /// How one channel sends.
 #[derive(Debug, Clone)]
@@ -66,6 +101,7 @@ pub struct Blast<S> {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub sent: AtomicU64,
+    /// Rows waiting to be tried again (goes down when they are).
     pub retrying: AtomicU64,
     pub failed: AtomicU64,
     pub in_doubt: AtomicU64,
@@ -123,6 +159,11 @@ struct Lane<S, T> {
     sending: Semaphore,
     endpoints: Mutex<Endpoints>,
     stats: Arc<Stats>,
+    /// To the journal task.
+    journal: mpsc::Sender<Write>,
+    broken: Arc<Broken>,
+    /// [`Lane::stopping`], kept current by a watcher, for sends waiting on the rate limit.
+    stopped: watch::Sender<bool>,
 }
 
 /// Send every due row of `channel` until none is left (or the blast stops); retries are
@@ -144,6 +185,15 @@ pub async fn run<S: Store + 'static, T: Transport>(
     stats
         .in_doubt
         .fetch_add(in_doubt.len() as u64, Ordering::Relaxed);
+    let broken = Arc::new(Broken::default());
+    let window = Arc::new(Semaphore::new(WINDOW as usize));
+    let (journal_tx, rx) = mpsc::channel::<Write>(WINDOW as usize);
+    let writer = tokio::spawn(journal(
+        blast.store.clone(),
+        rx,
+        window.clone(),
+        broken.clone(),
+    ));
     let lane = Arc::new(Lane {
         limiter: Limiter::new(&settings, per_endpoint),
         sending: Semaphore::new(settings.max_in_flight.max(1)),
@@ -153,26 +203,30 @@ pub async fn run<S: Store + 'static, T: Transport>(
         transport: Arc::new(transport),
         settings,
         stats,
+        journal: journal_tx,
+        broken: broken.clone(),
+        stopped: watch::Sender::new(false),
     });
-    let window = Arc::new(Semaphore::new(WINDOW as usize));
-    let (tx, rx) = mpsc::channel::<(i64, Outcome)>(WINDOW as usize);
-    let recorder = tokio::spawn(record(lane.blast.store.clone(), rx, window.clone()));
-    let claimed = claim_loop(&lane, &window, &tx).await;
+    let watcher = tokio::spawn(watch_stopping(lane.clone()));
+    let claimed = claim_loop(&lane, &window).await;
     let _all_recorded = window.acquire_many(WINDOW).await;
-    drop(tx);
-    recorder.await.expect("the recorder never panics")?;
+    // Every outcome is written, so no send waits for the journal task any more.
+    writer.abort();
+    watcher.abort();
     claimed?;
-    Ok(in_doubt)
+    match broken.take() {
+        Some(error) => Err(error),
+        None => Ok(in_doubt),
+    }
 }
 
 async fn claim_loop<S: Store + 'static, T: Transport>(
     lane: &Arc<Lane<S, T>>,
     window: &Arc<Semaphore>,
-    tx: &mpsc::Sender<(i64, Outcome)>,
 ) -> store::Result<()> {
     let update = lane.blast.update.id;
     loop {
-        if lane.blast.stop.load(Ordering::Relaxed) {
+        if lane.blast.stop.load(Ordering::Relaxed) || lane.broken.is_set() {
             return Ok(());
         }
         if lane.blast.halted.load(Ordering::Relaxed) {
@@ -205,13 +259,25 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
         }
         for delivery in batch {
             let lane = lane.clone();
-            let tx = tx.clone();
             tokio::spawn(async move {
                 let outcome = attempt(&lane, &delivery).await;
-                lane.count(&outcome);
-                let _ = tx.send((delivery.id, outcome)).await;
+                lane.count(&outcome, delivery.attempts > 1);
+                let _ = lane
+                    .journal
+                    .send(Write::Outcome(delivery.id, outcome))
+                    .await;
             });
         }
+    }
+}
+
+/// Keep `lane.stopped` equal to [`Lane::stopping`] (polled every 50 ms).
+async fn watch_stopping<S: Store + 'static, T: Transport>(lane: Arc<Lane<S, T>>) {
+    loop {
+        let now = lane.stopping();
+        lane.stopped
+            .send_if_modified(|was| std::mem::replace(was, now) != now);
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -227,27 +293,80 @@ async fn wait_until(at: jiff::Timestamp, stop: &AtomicBool) {
     }
 }
 
-/// Record outcomes in groups: one transaction per group, each row's window slot freed after.
-async fn record<S: Store>(
+/// Write the journal in groups, one transaction per group: rows about to be sent become
+/// `attempting` (and their sends go once that is committed), outcomes are recorded (and their
+/// window slots freed). After a failed write nothing more is written and no send goes: rows
+/// stay as the journal has them for the next run to recover, and slots are still freed so the
+/// worker can wind down.
+async fn journal<S: Store>(
     store: Arc<S>,
-    mut rx: mpsc::Receiver<(i64, Outcome)>,
+    mut rx: mpsc::Receiver<Write>,
     window: Arc<Semaphore>,
-) -> store::Result<()> {
-    let mut group = Vec::with_capacity(RECORD);
-    while rx.recv_many(&mut group, RECORD).await > 0 {
-        store.record(&group, jiff::Timestamp::now()).await?;
-        window.add_permits(group.len());
-        group.clear();
+    broken: Arc<Broken>,
+) {
+    let mut group = Vec::with_capacity(GROUP);
+    let mut outcomes = Vec::new();
+    let mut begin = Vec::new();
+    let mut go = Vec::new();
+    while rx.recv_many(&mut group, GROUP).await > 0 {
+        for write in group.drain(..) {
+            match write {
+                Write::Begin(id, tell) => {
+                    begin.push(id);
+                    go.push(tell);
+                }
+                Write::Outcome(id, outcome) => outcomes.push((id, outcome)),
+            }
+        }
+        if !broken.is_set() {
+            match store
+                .record(&outcomes, &begin, jiff::Timestamp::now())
+                .await
+            {
+                Ok(()) => go.drain(..).for_each(|tell| {
+                    let _ = tell.send(());
+                }),
+                Err(e) => broken.set(e),
+            }
+        }
+        window.add_permits(outcomes.len());
+        outcomes.clear();
+        begin.clear();
+        go.clear();
     }
-    Ok(())
 }
 
 impl<S: Store + 'static, T: Transport> Lane<S, T> {
     fn stopping(&self) -> bool {
-        self.blast.stop.load(Ordering::Relaxed) || self.blast.halted.load(Ordering::Relaxed)
+        self.blast.stop.load(Ordering::Relaxed)
+            || self.blast.halted.load(Ordering::Relaxed)
+            || self.broken.is_set()
     }
 
-    fn count(&self, outcome: &Outcome) {
+    /// Wait for the rate limit to allow a send to `endpoint`; false when the blast stops or
+    /// is halted meanwhile. Without this, after Ctrl-C or a halt every claimed row would wait
+    /// its turn at the channel's rate only to be released: minutes for a few thousand emails.
+    async fn wait_turn(&self, endpoint: Option<&String>) -> bool {
+        if matches!(self.limiter, Limiter::None) {
+            return true;
+        }
+        let mut stopped = self.stopped.subscribe();
+        tokio::select! {
+            () = self.limiter.wait(endpoint) => true,
+            _ = stopped.wait_for(|stopped| *stopped) => false,
+        }
+    }
+
+    /// Commit `id` as `attempting` (the attempt counted) before its send; false when that
+    /// could not be done, and the row must not be sent.
+    async fn begin(&self, id: i64) -> bool {
+        let (go, committed) = oneshot::channel();
+        self.journal.send(Write::Begin(id, go)).await.is_ok() && committed.await.is_ok()
+    }
+
+    /// Update the live counts; `retried`: this row was waiting to retry (so it leaves that count
+    /// unless it has to wait again).
+    fn count(&self, outcome: &Outcome, retried: bool) {
         let counter = match outcome {
             Outcome::Sent { .. } => &self.stats.sent,
             Outcome::Retry { .. } => &self.stats.retrying,
@@ -256,6 +375,12 @@ impl<S: Store + 'static, T: Transport> Lane<S, T> {
             Outcome::Released { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if retried {
+            let _ = self
+                .stats
+                .retrying
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
     }
 
     /// Whether `endpoint` may be sent to now: `Err` with the outcome when it may not.
@@ -306,30 +431,47 @@ impl<S: Store + 'static, T: Transport> Lane<S, T> {
 
 /// One attempt of one row, from the journal row to the outcome to record.
 async fn attempt<S: Store + 'static, T: Transport>(lane: &Lane<S, T>, d: &Delivery) -> Outcome {
-    if lane.stopping() {
-        return Outcome::Released {
-            at: jiff::Timestamp::now(),
-        };
-    }
-    let payload = match prepare(lane, d) {
-        Ok(p) => p,
-        Err(error) => return Outcome::Failed { error },
+    let released = || Outcome::Released {
+        at: jiff::Timestamp::now(),
     };
-    let endpoint = lane.transport.endpoint(&payload);
+    if lane.stopping() {
+        return released();
+    }
+    let member: Member = match serde_json::from_str(&d.target) {
+        Ok(m) => m,
+        Err(e) => {
+            return Outcome::Failed {
+                error: format!("the journal row cannot be read ({e}); re-plan the blast"),
+            };
+        }
+    };
+    let endpoint = lane.transport.endpoint(&member);
     let cooling_key = endpoint.clone().or_else(|| Some("*".to_string()));
     if let Err(outcome) = lane.endpoint_open(cooling_key.as_ref()) {
         return outcome;
     }
-    lane.limiter.wait(endpoint.as_ref()).await;
+    if !lane.wait_turn(endpoint.as_ref()).await {
+        return released();
+    }
     let _slot = lane
         .sending
         .acquire()
         .await
         .expect("the send semaphore is never closed");
+    // The endpoint may have answered `429` or `410` while this row waited for its turn.
+    if let Err(outcome) = lane.endpoint_open(cooling_key.as_ref()) {
+        return outcome;
+    }
     if lane.stopping() {
-        return Outcome::Released {
-            at: jiff::Timestamp::now(),
-        };
+        return released();
+    }
+    // Rendered only now, holding a send slot: at most `max_in_flight` payloads in memory.
+    let payload = match prepare(lane, d, &member) {
+        Ok(p) => p,
+        Err(error) => return Outcome::Failed { error },
+    };
+    if !lane.begin(d.id).await {
+        return released();
     }
     let result =
         match tokio::time::timeout(lane.settings.timeout, lane.transport.send(payload)).await {
@@ -360,18 +502,35 @@ fn decide<S, T>(lane: &Lane<S, T>, d: &Delivery, error: &SendError) -> Outcome {
             error: error.to_string(),
         },
         Decision::Fail { reason } => Outcome::Failed { error: reason },
-        Decision::InDoubt { reason } => Outcome::InDoubt {
-            resend: lane.settings.resend_in_doubt,
-            at: now,
-            error: reason,
-        },
+        Decision::InDoubt { reason } => {
+            // Resent after the same back-off a transient failure gets, never back to back.
+            let transient = SendError::Transient {
+                reason: reason.clone(),
+                retry_after: None,
+            };
+            let policy = &lane.settings.policy;
+            match policy.decide(&transient, d.attempts, d.first_attempt_at, now, &mut rng) {
+                Decision::RetryAt(at) => Outcome::InDoubt {
+                    resend: lane.settings.resend_in_doubt,
+                    at,
+                    error: reason,
+                },
+                _ => Outcome::InDoubt {
+                    resend: lane.settings.resend_in_doubt,
+                    at: now,
+                    error: reason,
+                },
+            }
+        }
     }
 }
 
 /// Render the row's message and build its payload; an error here is permanent.
-fn prepare<S, T: Transport>(lane: &Lane<S, T>, d: &Delivery) -> Result<T::Payload, String> {
-    let member: Member = serde_json::from_str(&d.target)
-        .map_err(|e| format!("the journal row cannot be read ({e}); re-plan the blast"))?;
+fn prepare<S, T: Transport>(
+    lane: &Lane<S, T>,
+    d: &Delivery,
+    member: &Member,
+) -> Result<T::Payload, String> {
     let blast = &lane.blast;
     let project = &blast.project;
     let inputs = Inputs {
@@ -392,7 +551,7 @@ fn prepare<S, T: Transport>(lane: &Lane<S, T>, d: &Delivery) -> Result<T::Payloa
         .map_err(|e| e.to_string())?;
     let job = Job {
         key: &d.key,
-        member: &member,
+        member,
         rendered: &rendered,
         meta: Meta {
             kind: &kind.name,

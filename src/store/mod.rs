@@ -2,9 +2,12 @@
 //! recipient × channel), halts, running blasts and the audit log.
 //!
 //! [`Store`] is the one interface callers use; [`sqlite::SqliteStore`] is the embedded default
-//! (one file, WAL). A delivery row moves `pending → attempting → sent | retry | failed`; the
-//! move to `attempting` is committed before the send and the result after it, so a crash
-//! leaves `attempting` rows that the next run reports as in doubt. Times are Unix milliseconds.
+//! (one file, WAL). A delivery row moves `pending → claimed → attempting → sent | retry |
+//! failed`. A worker claims rows ahead of sending them (`claimed`: nothing sent yet); the move
+//! to `attempting` is committed just before each send and the result after it, so a crash
+//! leaves `attempting` rows, exactly those whose message may have gone out, that the next run
+//! reports as in doubt, and `claimed` rows, which simply become due again. Times are Unix
+//! milliseconds.
 
 pub mod sqlite;
 
@@ -135,7 +138,7 @@ pub struct Delivery {
     pub recipient_id: String,
     pub key: String,
     pub target: String,
-    /// Attempts including this one.
+    /// Attempts including this one (counted in the journal when it is marked `attempting`).
     pub attempts: u32,
     pub first_attempt_at: jiff::Timestamp,
     /// It was found `attempting` after a crash: the receiver may already have it.
@@ -162,14 +165,15 @@ pub enum Outcome {
         at: jiff::Timestamp,
         error: String,
     },
-    /// Not attempted after all (halted, shutting down, endpoint backing off): due again at
-    /// `at`, the attempt not counted.
+    /// Not attempted after all (halted, shutting down, endpoint backing off): a `claimed` row
+    /// due again at `at`, no attempt counted.
     Released {
         at: jiff::Timestamp,
     },
 }
 
-/// Journal rows of one channel, by state.
+/// Journal rows of one channel, by state. `claimed` rows (held by a worker, not sent yet)
+/// count as `pending`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub pending: u64,
@@ -267,7 +271,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<usize>>> + Send;
     fn finish_plan(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
     /// Rows of `channel` left `attempting` by a crash: mark them in doubt, and make them due
-    /// again (`resend`) or `skipped`. Returns their keys.
+    /// again (`resend`) or `skipped`. Returns their keys. Rows left `claimed` were never sent:
+    /// they become due again, not in doubt.
     fn recover(
         &self,
         update: i64,
@@ -275,7 +280,8 @@ pub trait Store: Send + Sync {
         resend: bool,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// Claim up to `limit` due rows of `channel`: they become `attempting` (committed).
+    /// Claim up to `limit` due rows of `channel`: they become `claimed` (committed), held by
+    /// this worker and not sent yet.
     fn claim(
         &self,
         update: i64,
@@ -283,10 +289,13 @@ pub trait Store: Send + Sync {
         limit: u32,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<Delivery>>> + Send;
-    /// Record outcomes of claimed rows.
+    /// Record outcomes of claimed rows, and mark the claimed rows `begin` as `attempting`
+    /// (about to be sent; the attempt counted), in one transaction: committed before any of
+    /// them is sent.
     fn record(
         &self,
         outcomes: &[(i64, Outcome)],
+        begin: &[i64],
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
     /// When the next `retry` row of `channel` is due, if any.
@@ -319,6 +328,8 @@ pub trait Store: Send + Sync {
         me: &Run,
         stale_after_ms: i64,
     ) -> impl Future<Output = Result<std::result::Result<(), Run>>> + Send;
+    /// The process recorded as sending `update`, if any (alive or not).
+    fn current_run(&self, update: i64) -> impl Future<Output = Result<Option<Run>>> + Send;
     fn heartbeat(
         &self,
         update: i64,

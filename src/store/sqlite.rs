@@ -116,6 +116,15 @@ fn incident_from(row: &SqliteRow) -> Result<IncidentRow> {
     })
 }
 
+fn run_from(row: &SqliteRow) -> Result<Run> {
+    Ok(Run {
+        pid: row.try_get::<i64, _>("pid")? as u32,
+        host: row.try_get("host")?,
+        started_at: timestamp(row.try_get("started_at")?),
+        heartbeat_at: timestamp(row.try_get("heartbeat_at")?),
+    })
+}
+
 async fn insert_delivery(
     tx: &mut Transaction<'_, Sqlite>,
     update: i64,
@@ -327,6 +336,16 @@ impl Store for SqliteStore {
         resend: bool,
         now: jiff::Timestamp,
     ) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
+               updated_at = ? WHERE update_id = ? AND channel = ? AND state = 'claimed'",
+        )
+        .bind(millis(now))
+        .bind(update)
+        .bind(channel)
+        .execute(&mut *tx)
+        .await?;
         let state = if resend { "pending" } else { "skipped" };
         let error = if resend {
             "in doubt after a crash: sent again with the same id"
@@ -343,8 +362,9 @@ impl Store for SqliteStore {
         .bind(millis(now))
         .bind(update)
         .bind(channel)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         rows.iter().map(|r| Ok(r.try_get("key")?)).collect()
     }
 
@@ -357,12 +377,12 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Delivery>> {
         let now = millis(now);
         let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'attempting', attempts = attempts + 1,
-               first_attempt_at = COALESCE(first_attempt_at, ?1), updated_at = ?1
+            "UPDATE deliveries SET state = 'claimed', updated_at = ?1
              WHERE id IN (SELECT id FROM deliveries WHERE update_id = ?2 AND channel = ?3
                           AND state IN ('pending', 'retry') AND next_attempt_at <= ?1
                           ORDER BY next_attempt_at, id LIMIT ?4)
-             RETURNING id, channel, recipient_id, key, target, attempts, first_attempt_at, in_doubt",
+             RETURNING id, channel, recipient_id, key, target, attempts + 1 AS attempts,
+               COALESCE(first_attempt_at, ?1) AS first_attempt_at, in_doubt",
         )
         .bind(now)
         .bind(update)
@@ -389,7 +409,12 @@ impl Store for SqliteStore {
         Ok(claimed)
     }
 
-    async fn record(&self, outcomes: &[(i64, Outcome)], now: jiff::Timestamp) -> Result<()> {
+    async fn record(
+        &self,
+        outcomes: &[(i64, Outcome)],
+        begin: &[i64],
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         let now = millis(now);
         let mut tx = self.pool.begin().await?;
         for (id, outcome) in outcomes {
@@ -423,15 +448,25 @@ impl Store for SqliteStore {
                 .bind(now)
                 .bind(id),
                 Outcome::Released { at } => sqlx::query(
-                    "UPDATE deliveries SET state = CASE WHEN attempts > 1 THEN 'retry' ELSE 'pending' END,
-                       first_attempt_at = CASE WHEN attempts > 1 THEN first_attempt_at END,
-                       attempts = MAX(attempts - 1, 0), next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
+                       next_attempt_at = ?, updated_at = ? WHERE id = ?",
                 )
                 .bind(millis(*at))
                 .bind(now)
                 .bind(id),
             };
             q.execute(&mut *tx).await?;
+        }
+        if !begin.is_empty() {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'attempting', attempts = attempts + 1,
+                   first_attempt_at = COALESCE(first_attempt_at, ?1), updated_at = ?1
+                 WHERE state = 'claimed' AND id IN (SELECT value FROM json_each(?2))",
+            )
+            .bind(now)
+            .bind(json(&begin))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -462,7 +497,7 @@ impl Store for SqliteStore {
             let n = r.try_get::<i64, _>("n")? as u64;
             c.in_doubt += r.try_get::<i64, _>("doubt")? as u64;
             match r.try_get::<&str, _>("state")? {
-                "pending" => c.pending += n,
+                "pending" | "claimed" => c.pending += n,
                 "attempting" => c.attempting += n,
                 "sent" => c.sent += n,
                 "retry" => c.retry += n,
@@ -549,12 +584,7 @@ impl Store for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some(r) = existing {
-            let other = Run {
-                pid: r.try_get::<i64, _>("pid")? as u32,
-                host: r.try_get("host")?,
-                started_at: timestamp(r.try_get("started_at")?),
-                heartbeat_at: timestamp(r.try_get("heartbeat_at")?),
-            };
+            let other = run_from(&r)?;
             let alive = millis(me.heartbeat_at) - millis(other.heartbeat_at) < stale_after_ms;
             if alive && other.pid != me.pid {
                 return Ok(Err(other));
@@ -574,6 +604,15 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    async fn current_run(&self, update: i64) -> Result<Option<Run>> {
+        let row =
+            sqlx::query("SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = ?")
+                .bind(update)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(run_from).transpose()
     }
 
     async fn heartbeat(&self, update: i64, pid: u32, now: jiff::Timestamp) -> Result<()> {

@@ -1,8 +1,14 @@
 //! Integration tests: the real `crier` binary and the library, on projects made by `crier init`.
 
+mod blast_email;
 mod blast_file;
+mod blast_http;
+mod control;
+mod crash;
 mod errors;
+mod http_support;
 mod preview;
 mod safety;
+mod smtp_server;
 mod snapshots;
 mod support;
