@@ -125,26 +125,39 @@ fn run_from(row: &SqliteRow) -> Result<Run> {
     })
 }
 
-async fn insert_delivery(
+/// Insert `deliveries` in one statement; rows whose key exists (already, or earlier in the
+/// same batch) are left alone, and their indexes returned.
+async fn insert_deliveries(
     tx: &mut Transaction<'_, Sqlite>,
     update: i64,
-    d: &super::NewDelivery,
+    deliveries: &[super::NewDelivery],
     now: i64,
-) -> Result<u64> {
-    let done = sqlx::query(
+) -> Result<Vec<usize>> {
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<[&str; 4]> = deliveries
+        .iter()
+        .map(|d| [d.channel.as_str(), &d.recipient_id, &d.key, &d.target])
+        .collect();
+    let inserted: Vec<String> = sqlx::query_scalar(
         "INSERT INTO deliveries (update_id, channel, recipient_id, key, target, state, next_attempt_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING",
+         SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'pending', ?2, ?2
+         FROM json_each(?3) AS j WHERE true
+         ON CONFLICT (key) DO NOTHING RETURNING key",
     )
     .bind(update)
-    .bind(&d.channel)
-    .bind(&d.recipient_id)
-    .bind(&d.key)
-    .bind(&d.target)
     .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
+    .bind(json(&rows))
+    .fetch_all(&mut **tx)
     .await?;
-    Ok(done.rows_affected())
+    let mut fresh: std::collections::HashSet<String> = inserted.into_iter().collect();
+    Ok(deliveries
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !fresh.remove(&d.key))
+        .map(|(i, _)| i)
+        .collect())
 }
 
 /// `SELECT <every update column> FROM updates <rest>`, as a `&'static str`.
@@ -293,12 +306,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<usize>> {
         let now = millis(now);
         let mut tx = self.pool.begin().await?;
-        let mut skipped = Vec::new();
-        for (i, d) in batch.deliveries.iter().enumerate() {
-            if insert_delivery(&mut tx, update, d, now).await? == 0 {
-                skipped.push(i);
-            }
-        }
+        let skipped = insert_deliveries(&mut tx, update, &batch.deliveries, now).await?;
         for b in &batch.bad_rows {
             sqlx::query(
                 "INSERT INTO bad_rows (update_id, row, recipient_id, field, reason) VALUES (?, ?, ?, ?, ?)
@@ -417,14 +425,27 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let now = millis(now);
         let mut tx = self.pool.begin().await?;
+        // The common case, every message sent, is one statement for the whole group.
+        let sent: Vec<(i64, Option<&str>)> = outcomes
+            .iter()
+            .filter_map(|(id, o)| match o {
+                Outcome::Sent { provider_id } => Some((*id, provider_id.as_deref())),
+                _ => None,
+            })
+            .collect();
+        if !sent.is_empty() {
+            sqlx::query(
+                "UPDATE deliveries SET state = 'sent', provider_id = j.value ->> 1, sent_at = ?1, updated_at = ?1
+                 FROM json_each(?2) AS j WHERE deliveries.id = j.value ->> 0",
+            )
+            .bind(now)
+            .bind(json(&sent))
+            .execute(&mut *tx)
+            .await?;
+        }
         for (id, outcome) in outcomes {
             let q = match outcome {
-                Outcome::Sent { provider_id } => sqlx::query(
-                    "UPDATE deliveries SET state = 'sent', provider_id = ?, sent_at = ?2, updated_at = ?2 WHERE id = ?3",
-                )
-                .bind(provider_id.clone())
-                .bind(now)
-                .bind(id),
+                Outcome::Sent { .. } => continue,
                 Outcome::Retry { at, error } => sqlx::query(
                     "UPDATE deliveries SET state = 'retry', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
                 )
