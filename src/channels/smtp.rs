@@ -288,7 +288,16 @@ impl Transport for Smtp {
         let pooled = self.idle.lock().expect("the pool is never poisoned").pop();
         let mut conn = match pooled {
             Some(c) if !c.has_broken() => c,
-            _ => self.connect().await?,
+            // Connecting gets half the send timeout: nothing is written yet, so running out of
+            // time here is an ordinary retry, never "in doubt".
+            _ => tokio::time::timeout(self.timeout / 2, self.connect())
+                .await
+                .map_err(|_| {
+                    transient(format!(
+                        "the SMTP server did not greet within {:?}",
+                        self.timeout / 2
+                    ))
+                })??,
         };
         // On failure the connection was closed (QUIT) and is dropped here.
         let response = transmit(&mut conn, &out).await?;

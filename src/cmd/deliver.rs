@@ -283,9 +283,11 @@ async fn summary(
     let counts = d.store.counts(u.id).await?;
     println!("\n{} update {} ({}):", u.incident_id, u.seq, u.kind);
     let mut failed = 0;
+    let mut skipped = 0;
     let mut unfinished = 0;
     for (channel, c) in &counts {
-        failed += c.failed + c.skipped;
+        failed += c.failed;
+        skipped += c.skipped;
         unfinished += c.pending + c.attempting + c.retry;
         println!(
             "  {channel:<16} {:>7} sent  {:>5} failed  {:>5} not sent yet",
@@ -328,11 +330,21 @@ async fn summary(
         );
         return Ok(ExitCode::FAILURE);
     }
+    if skipped > 0 {
+        println!(
+            "\n{skipped} messages were skipped as in doubt (`in_doubt = \"skip\"`): they may have arrived. \
+             Check with the receivers (`crier status {}` lists them); `crier retry {} --failed` sends them \
+             again with the same ids.",
+            u.incident_id, u.incident_id
+        );
+    }
     if failed > 0 {
         println!(
             "\n{failed} messages failed. See why with `crier status {}`; after fixing the cause, `crier retry {} --failed`.",
             u.incident_id, u.incident_id
         );
+    }
+    if failed + skipped > 0 {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

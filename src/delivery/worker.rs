@@ -30,6 +30,8 @@ use crate::template::{Incident, Inputs};
 
 /// Rows claimed but not yet recorded, per channel.
 const WINDOW: u32 = 4_096;
+/// Sends in flight to one endpoint of a per-recipient channel, at most.
+const PER_ENDPOINT: usize = 4;
 /// Rows claimed per transaction.
 const CLAIM: u32 = 256;
 /// Journal writes (rows to begin, outcomes) per transaction at most.
@@ -157,6 +159,9 @@ struct Lane<S, T> {
     settings: Settings,
     limiter: Limiter,
     sending: Semaphore,
+    /// Per endpoint, at most [`PER_ENDPOINT`] sends at once: hanging customers can take a few
+    /// slots each, never all of them.
+    per_endpoint: Mutex<HashMap<String, Arc<Semaphore>>>,
     endpoints: Mutex<Endpoints>,
     stats: Arc<Stats>,
     /// To the journal task.
@@ -197,6 +202,7 @@ pub async fn run<S: Store + 'static, T: Transport>(
     let lane = Arc::new(Lane {
         limiter: Limiter::new(&settings, per_endpoint),
         sending: Semaphore::new(settings.max_in_flight.max(1)),
+        per_endpoint: Mutex::new(HashMap::new()),
         endpoints: Mutex::new(Endpoints::default()),
         blast,
         channel,
@@ -383,6 +389,14 @@ impl<S: Store + 'static, T: Transport> Lane<S, T> {
         }
     }
 
+    /// The semaphore bounding sends in flight to `endpoint`.
+    fn endpoint_slot(&self, endpoint: &str) -> Arc<Semaphore> {
+        let mut all = self.per_endpoint.lock().expect("never poisoned");
+        all.entry(endpoint.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_ENDPOINT)))
+            .clone()
+    }
+
     /// Whether `endpoint` may be sent to now: `Err` with the outcome when it may not.
     fn endpoint_open(&self, endpoint: Option<&String>) -> Result<(), Outcome> {
         let Some(e) = endpoint else { return Ok(()) };
@@ -453,6 +467,15 @@ async fn attempt<S: Store + 'static, T: Transport>(lane: &Lane<S, T>, d: &Delive
     if !lane.wait_turn(endpoint.as_ref()).await {
         return released();
     }
+    let _endpoint_slot = match &endpoint {
+        Some(e) => Some(
+            lane.endpoint_slot(e)
+                .acquire_owned()
+                .await
+                .expect("never closed"),
+        ),
+        None => None,
+    };
     let _slot = lane
         .sending
         .acquire()

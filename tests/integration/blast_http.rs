@@ -642,3 +642,42 @@ fn the_rate_limit_holds_over_a_thousand_sends() {
         "1,000 sends took {total:?} of fake time, not about {expected:?}"
     );
 }
+
+/// Many rows for one hanging customer, listed first, and fewer send slots than those rows:
+/// the hanging endpoint gets at most a few slots, so everyone else is still served at once.
+#[tokio::test]
+async fn a_hanging_customer_cannot_take_every_send_slot() {
+    let hanging = MockServer::start().await;
+    let other = MockServer::start().await;
+    let (h_clock, o_clock) = (Clock::default(), Clock::default());
+    Mock::given(method("POST"))
+        .respond_with(h_clock.responder(|_| Reply::status(200).after(Duration::from_secs(10))))
+        .mount(&hanging)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(o_clock.responder(|_| Reply::status(200)))
+        .mount(&other)
+        .await;
+    let rows: Vec<String> = (1..=32)
+        .map(|i| {
+            let id = format!("cus_{i:02}");
+            let server = if i <= 12 { &hanging } else { &other };
+            row(&id, Some(&format!("{}/hook/{id}", server.uri())), None)
+        })
+        .collect();
+    let channel = "per_second = 0\nmax_in_flight = 8\ntimeout_secs = 2\nin_doubt = \"skip\"";
+    let p = project(&[("hooks", webhook_channel(channel))], &rows);
+    let run = blast(&p, "hooks", &[]);
+    assert_eq!(run.code(), Some(1), "{}", run.text());
+    let first_hang = h_clock.seen().iter().map(|s| s.at).min().unwrap();
+    let o_seen = o_clock.seen();
+    assert_eq!(o_seen.len(), 20);
+    for s in &o_seen {
+        assert!(
+            s.at < first_hang + Duration::from_secs(1),
+            "{} waited {:?} behind the hanging customer",
+            s.path,
+            s.at.saturating_duration_since(first_hang)
+        );
+    }
+}
