@@ -65,20 +65,8 @@ pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<V
 /// The summary as Discord content: Markdown characters escaped so nobody's text becomes a link
 /// or formatting. (Embed titles are shown as written: Discord renders no Markdown there.)
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    if s.starts_with(['#', '-']) {
-        out.push('\\');
-    }
-    for c in s.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    let lead = if s.starts_with('-') { "\\" } else { "" };
+    format!("{lead}{}", crate::template::markdown::escape_inline(s))
 }
 
 fn colour(impact: Impact) -> u32 {

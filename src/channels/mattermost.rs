@@ -13,16 +13,7 @@ pub const TEXT_LIMIT: usize = 16_383;
 
 /// The webhook payload for `m`.
 pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<Value, FormatError> {
-    let mut headline = String::new();
-    for c in m.headline.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '[' | ']' | '`' | '<' | '>' | '~' | '#'
-        ) {
-            headline.push('\\');
-        }
-        headline.push(c);
-    }
+    let headline = crate::template::markdown::escape_inline(&m.headline);
     let c = meta.inputs.company;
     let text = defuse_mentions(&format!(
         "#### {headline}\n\n{}\n\n[Live status]({}) · {}",

@@ -46,15 +46,5 @@ pub fn payload(m: &Message, meta: &Meta<'_>) -> Result<Value, FormatError> {
 
 /// Text for a TextBlock that must not turn into Markdown.
 fn plain(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '[' | ']' | '`' | '#' | '<' | '>' | '~'
-        ) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    crate::template::markdown::escape_inline(s)
 }

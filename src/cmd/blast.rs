@@ -21,7 +21,7 @@ use crate::diag::{Diagnostic, Diagnostics, Invalid, backticked, closest};
 use crate::project::Project;
 use crate::store::{self, IncidentRow, NewUpdate, Store};
 use crate::template::approval::{self, ApprovalState};
-use crate::template::{Fill, Impact, Incident, Kind, Status, slots};
+use crate::template::{Fill, Impact, Kind, Status, slots};
 
 pub fn run(config: Option<&Path>, args: &BlastArgs) -> anyhow::Result<ExitCode> {
     let project = Arc::new(super::load_project(config)?);
@@ -162,15 +162,7 @@ fn preflight(
             resolved_at: None,
         }
     });
-    let sample = Incident {
-        id: incident.id.clone(),
-        title: incident.title.clone(),
-        status: incident.status,
-        impact: incident.impact,
-        components: incident.components.clone(),
-        started_at: incident.started_at,
-        updates: Vec::new(),
-    };
+    let sample = incident.told(Vec::new());
     let targets = targets(project, &channels);
     problems.extend(check::kind_with(
         project,
@@ -341,16 +333,7 @@ fn timeline_text(project: &Project, ready: &Ready) -> (String, String) {
         Fill::Defaults,
         project.clock(now),
     );
-    let i = &ready.incident;
-    let incident = Incident {
-        id: i.id.clone(),
-        title: i.title.clone(),
-        status: i.status,
-        impact: i.impact,
-        components: i.components.clone(),
-        started_at: i.started_at,
-        updates: Vec::new(),
-    };
+    let incident = ready.incident.told(Vec::new());
     let everyone = crate::template::Recipient::default();
     let rendered = values.ok().and_then(|v| {
         let inputs = crate::template::Inputs {

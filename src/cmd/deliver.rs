@@ -18,7 +18,7 @@ use crate::diag::{Diagnostic, Diagnostics, Invalid};
 use crate::project::Project;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Run, Store, Update};
-use crate::template::{Fill, Incident, PastUpdate, slots};
+use crate::template::{Fill, Incident, slots};
 
 /// A run stale for this long is taken to be dead (its process was killed).
 const STALE_MS: i64 = 10_000;
@@ -53,7 +53,8 @@ pub fn channels_of(project: &Project, update: &Update) -> Result<Vec<Channel>, I
     problems.into_result(found).map_err(|e| Invalid(e.0))
 }
 
-/// The incident as `update` tells it: its facts now, and the updates before this one.
+/// The incident as `update` tells it: its facts now, and the updates before this one
+/// (the timeline is in sequence order, from 1).
 pub async fn incident_before(store: &SqliteStore, update: &Update) -> anyhow::Result<Incident> {
     let mut incident = store
         .incident_with_timeline(&update.incident_id)
@@ -65,22 +66,28 @@ pub async fn incident_before(store: &SqliteStore, update: &Update) -> anyhow::Re
                 update.incident_id
             )
         })?;
-    let earlier: Vec<Update> = store
-        .updates(&update.incident_id)
-        .await?
-        .into_iter()
-        .filter(|u| u.seq < update.seq)
-        .collect();
-    incident.updates = earlier
-        .into_iter()
-        .map(|u| PastUpdate {
-            kind: u.kind,
-            at: u.created_at,
-            headline: u.headline,
-            summary: u.summary,
-        })
-        .collect();
+    incident
+        .updates
+        .truncate(update.seq.saturating_sub(1) as usize);
     Ok(incident)
+}
+
+/// Finish sending an update planned before (`resume`, `retry`), on its channels as configured now.
+pub async fn continue_update(
+    project: Arc<Project>,
+    store: Arc<SqliteStore>,
+    update: Update,
+) -> anyhow::Result<ExitCode> {
+    let channels = channels_of(&project, &update)?;
+    deliver(Delivery {
+        project,
+        store,
+        update,
+        channels,
+        plan: true,
+        stop: crate::delivery::blast::stop_on_signals(),
+    })
+    .await
 }
 
 /// Send `d.update` and report; the exit code says whether everyone got it.

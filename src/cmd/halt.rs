@@ -5,9 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::deliver::{self, Delivery};
+use super::deliver;
 use crate::cli::ScopeArgs;
-use crate::delivery::blast::stop_on_signals;
 use crate::store::{self, Store};
 
 pub fn halt(config: Option<&Path>, args: &ScopeArgs) -> anyhow::Result<ExitCode> {
@@ -78,15 +77,6 @@ pub fn resume(config: Option<&Path>, args: &ScopeArgs) -> anyhow::Result<ExitCod
             println!("Follow it with `crier status {}`.", update.incident_id);
             return Ok(ExitCode::SUCCESS);
         }
-        let channels = deliver::channels_of(&project, &update)?;
-        deliver::deliver(Delivery {
-            project: project.clone(),
-            store,
-            update,
-            channels,
-            plan: true,
-            stop: stop_on_signals(),
-        })
-        .await
+        deliver::continue_update(project.clone(), store, update).await
     })
 }

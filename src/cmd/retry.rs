@@ -5,9 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::deliver::{self, Delivery};
+use super::deliver;
 use crate::cli::RetryArgs;
-use crate::delivery::blast::stop_on_signals;
 use crate::diag::{Diagnostic, Invalid};
 use crate::store::{self, Store};
 
@@ -49,15 +48,6 @@ pub fn run(config: Option<&Path>, args: &RetryArgs) -> anyhow::Result<ExitCode> 
             "Requeued {requeued} messages of update {} of {}.",
             update.seq, update.incident_id
         );
-        let channels = deliver::channels_of(&project, &update)?;
-        deliver::deliver(Delivery {
-            project: project.clone(),
-            store,
-            update,
-            channels,
-            plan: true,
-            stop: stop_on_signals(),
-        })
-        .await
+        deliver::continue_update(project.clone(), store, update).await
     })
 }

@@ -228,6 +228,21 @@ pub struct IncidentRow {
     pub resolved_at: Option<jiff::Timestamp>,
 }
 
+impl IncidentRow {
+    /// The incident as templates see it, with `updates` as its timeline so far.
+    pub fn told(&self, updates: Vec<crate::template::PastUpdate>) -> Incident {
+        Incident {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            status: self.status,
+            impact: self.impact,
+            components: self.components.clone(),
+            started_at: self.started_at,
+            updates,
+        }
+    }
+}
+
 /// The journal. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// Create or update the incident's facts.

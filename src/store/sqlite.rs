@@ -216,15 +216,7 @@ impl Store for SqliteStore {
                 summary: u.summary,
             })
             .collect();
-        Ok(Some(Incident {
-            id: i.id,
-            title: i.title,
-            status: i.status,
-            impact: i.impact,
-            components: i.components,
-            started_at: i.started_at,
-            updates,
-        }))
+        Ok(Some(i.told(updates)))
     }
 
     async fn find_update(&self, incident: &str, fingerprint: &str) -> Result<Option<Update>> {

@@ -105,6 +105,22 @@ fn escape_line(line: &str, out: &mut String) {
     }
 }
 
+/// Escape the characters chat platforms' Markdown reads inline (`*`, `_`, `~`, `` ` ``, `|`,
+/// brackets, angle brackets, `#`, the backslash), so text shows exactly as written.
+pub fn escape_inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '~' | '|' | '[' | ']' | '<' | '>' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Escape text for HTML (`&`, `<`, `>`, `"`, `'`).
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -264,15 +280,7 @@ impl Dialect for Mrkdwn {
 
 impl Dialect for ChatMarkdown {
     fn text(&self, s: &str, out: &mut String) {
-        for c in s.chars() {
-            if matches!(
-                c,
-                '\\' | '`' | '*' | '_' | '~' | '|' | '[' | ']' | '<' | '>' | '#'
-            ) {
-                out.push('\\');
-            }
-            out.push(c);
-        }
+        out.push_str(&escape_inline(s));
     }
     fn strong(&self) -> &'static str {
         "**"

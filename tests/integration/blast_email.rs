@@ -12,21 +12,7 @@ use crate::support::{self, Project, stderr, stdout};
 /// The longest one `crier` run may take before the test fails (it is killed).
 const RUN_LIMIT: Duration = Duration::from_secs(25);
 
-const BLAST: [&str; 13] = [
-    "blast",
-    "outage-notice",
-    "--incident",
-    "INC-1",
-    "--title",
-    "Checkout is failing",
-    "--set",
-    "affected=complete a checkout",
-    "--set",
-    "next_update=in 30 minutes",
-    "--channels",
-    "mail",
-    "--yes",
-];
+const BLAST: [&str; 13] = crate::support::outage_on("mail");
 
 fn address(i: usize) -> String {
     format!("user{i:04}@example.com")

@@ -296,19 +296,7 @@ fn no_secret_reaches_the_screen_the_journal_or_a_file() {
     assert!(checked.status.success(), "{}", stderr(&checked));
     outputs.push(("check".into(), checked));
     outputs.push(("check --json".into(), run(&["check", "--json"])));
-    let blast_args = [
-        "blast",
-        "outage-notice",
-        "--incident",
-        "INC-1",
-        "--title",
-        "Checkout is failing",
-        "--set",
-        "affected=complete a checkout",
-        "--set",
-        "next_update=in 30 minutes",
-        "--yes",
-    ];
+    let blast_args = [&crate::support::OUTAGE[..], &["--yes"]].concat();
     outputs.push((
         "blast --dry-run".into(),
         run(&[&blast_args[..], &["--dry-run"]].concat()),

@@ -24,21 +24,7 @@ pub const RECIPIENTS: usize = 2_000;
 pub const SECRET_VAR: &str = "CRIER_TEST_WEBHOOK_SECRET";
 
 /// `blast outage-notice` to incident INC-1 on the `hooks` channel, without a question.
-pub const BLAST: [&str; 13] = [
-    "blast",
-    "outage-notice",
-    "--incident",
-    "INC-1",
-    "--title",
-    "Checkout is failing",
-    "--set",
-    "affected=complete a checkout",
-    "--set",
-    "next_update=in 30 minutes",
-    "--channels",
-    "hooks",
-    "--yes",
-];
+pub const BLAST: [&str; 13] = crate::support::outage_on("hooks");
 
 /// A valid Standard Webhooks secret: `whsec_` + base64 of 32 bytes.
 pub fn webhook_secret() -> String {

@@ -79,21 +79,8 @@ impl Run {
 pub fn blast(p: &Project, channels: &str, env: &[(&str, String)]) -> Run {
     let mut cmd = Command::cargo_bin("crier").expect("binary built");
     cmd.current_dir(p.root())
-        .args([
-            "blast",
-            "outage-notice",
-            "--incident",
-            "INC-1",
-            "--title",
-            "Checkout is failing",
-            "--set",
-            "affected=complete a checkout",
-            "--set",
-            "next_update=in 30 minutes",
-            "--channels",
-            channels,
-            "--yes",
-        ])
+        .args(crate::support::OUTAGE)
+        .args(["--channels", channels, "--yes"])
         .env("CRIER_NOW", NOW)
         .env_remove("CRIER_CONFIG")
         .env("NO_COLOR", "1")

@@ -5,6 +5,40 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+/// `crier blast outage-notice` to incident `INC-1`: what the delivery tests send.
+pub const OUTAGE: [&str; 10] = [
+    "blast",
+    "outage-notice",
+    "--incident",
+    "INC-1",
+    "--title",
+    "Checkout is failing",
+    "--set",
+    "affected=complete a checkout",
+    "--set",
+    "next_update=in 30 minutes",
+];
+
+/// [`OUTAGE`] on `channel` only, without a question.
+pub const fn outage_on(channel: &'static str) -> [&'static str; 13] {
+    let o = OUTAGE;
+    [
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        o[4],
+        o[5],
+        o[6],
+        o[7],
+        o[8],
+        o[9],
+        "--channels",
+        channel,
+        "--yes",
+    ]
+}
+
 /// Every test runs at this moment (a Thursday, 14:05 in Berlin).
 pub const NOW: &str = "2026-11-26T13:05:00Z";
 
