@@ -224,7 +224,7 @@ async fn progress(blast: Arc<Blast<SqliteStore>>, stats: BTreeMap<String, Arc<St
     let terminal = std::io::stderr().is_terminal();
     let bars = indicatif::MultiProgress::new();
     let style = indicatif::ProgressStyle::with_template(
-        "{prefix:>14} {bar:28} {pos:>7}/{len:7} {per_sec:>9} {msg}",
+        "{prefix:>14} {bar:28} {pos:>7}/{len:7} {per_sec:>9} ETA {eta:>4} {msg}",
     )
     .expect("the progress template is valid");
     let lines: BTreeMap<&String, indicatif::ProgressBar> = stats
