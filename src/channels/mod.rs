@@ -357,7 +357,10 @@ pub fn formats(
             ]
         }
         "webhook" => vec![
-            json("webhook.json", webhook::event(m, meta)),
+            json(
+                "webhook.json",
+                serde_json::to_value(webhook::event(m, meta)).expect("an event always serializes"),
+            ),
             json(
                 "webhook-statuspage.json",
                 webhook::statuspage_event(m, meta),

@@ -2,7 +2,7 @@
 //! `statuspage` profile shaped like Atlassian Statuspage's incident webhook so existing
 //! consumers can switch without code changes.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Meta;
@@ -46,46 +46,103 @@ pub enum Profile {
 }
 
 /// The crier event: `{type, timestamp, data}` as the Standard Webhooks spec recommends.
-pub fn event(m: &Message, meta: &Meta<'_>) -> Value {
+/// Borrowed and serialized directly: it is built once per recipient on the hot path. Fields are
+/// in alphabetical order, as documented examples show them.
+#[derive(Debug, Serialize)]
+pub struct Event<'a> {
+    data: Data<'a>,
+    timestamp: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Data<'a> {
+    company: CompanyData<'a>,
+    id: &'a str,
+    incident: IncidentData<'a>,
+    message: MessageData<'a>,
+    /// Only when the event is addressed to one recipient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<RecipientData<'a>>,
+    version: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct CompanyData<'a> {
+    name: &'a str,
+    status_url: &'a str,
+    support_email: &'a str,
+    support_phone: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct IncidentData<'a> {
+    components: &'a [String],
+    id: &'a str,
+    impact: &'static str,
+    started_at: String,
+    status: &'static str,
+    status_url: &'a str,
+    title: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct MessageData<'a> {
+    body_html: &'a str,
+    body_markdown: &'a str,
+    body_text: &'a str,
+    headline: &'a str,
+    kind: &'a str,
+    sequence: u32,
+    subject: &'a str,
+    summary: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct RecipientData<'a> {
+    id: &'a str,
+}
+
+/// The crier event of message `m`.
+pub fn event<'a>(m: &'a Message, meta: &'a Meta<'_>) -> Event<'a> {
     let i = meta.inputs.incident;
     let c = meta.inputs.company;
-    let mut data = json!({
-        "version": EVENT_VERSION,
-        "id": meta.message_id,
-        "incident": {
-            "id": i.id,
-            "title": i.title,
-            "status": i.status.as_str(),
-            "impact": i.impact.as_str(),
-            "components": i.components,
-            "started_at": crate::time::rfc3339(i.started_at),
-            "status_url": c.status_url,
+    let recipient = &meta.inputs.recipient.id;
+    Event {
+        data: Data {
+            company: CompanyData {
+                name: &c.name,
+                status_url: &c.status_url,
+                support_email: &c.support_email,
+                support_phone: &c.support_phone,
+            },
+            id: meta.message_id,
+            incident: IncidentData {
+                components: &i.components,
+                id: &i.id,
+                impact: i.impact.as_str(),
+                started_at: crate::time::rfc3339(i.started_at),
+                status: i.status.as_str(),
+                status_url: &c.status_url,
+                title: &i.title,
+            },
+            message: MessageData {
+                body_html: m.body.html(),
+                body_markdown: m.body.source(),
+                body_text: m.body.text(),
+                headline: &m.headline,
+                kind: meta.kind,
+                sequence: meta.sequence,
+                subject: &m.subject,
+                summary: &m.summary,
+            },
+            recipient: (!recipient.is_empty()).then_some(RecipientData { id: recipient }),
+            version: EVENT_VERSION,
         },
-        "message": {
-            "kind": meta.kind,
-            "sequence": meta.sequence,
-            "subject": m.subject,
-            "headline": m.headline,
-            "summary": m.summary,
-            "body_markdown": m.body.source(),
-            "body_html": m.body.html(),
-            "body_text": m.body.text(),
-        },
-        "company": {
-            "name": c.name,
-            "status_url": c.status_url,
-            "support_phone": c.support_phone,
-            "support_email": c.support_email,
-        },
-    });
-    if !meta.inputs.recipient.id.is_empty() {
-        data["recipient"] = json!({ "id": meta.inputs.recipient.id });
+        timestamp: crate::time::rfc3339(meta.inputs.now),
+        ty: format!("incident.{}", meta.kind),
     }
-    json!({
-        "type": format!("incident.{}", meta.kind),
-        "timestamp": crate::time::rfc3339(meta.inputs.now),
-        "data": data,
-    })
 }
 
 /// The body Atlassian Statuspage sends for an incident update.
@@ -198,10 +255,11 @@ impl crate::delivery::transport::Transport for Webhooks {
         job: &crate::delivery::transport::Job<'_>,
     ) -> Result<Post, super::FormatError> {
         let m = job.rendered.message_for("webhook");
-        let value = match self.profile {
-            Profile::Crier => event(m, &job.meta),
-            Profile::Statuspage => statuspage_event(m, &job.meta),
-        };
+        let body = match self.profile {
+            Profile::Crier => serde_json::to_vec(&event(m, &job.meta)),
+            Profile::Statuspage => serde_json::to_vec(&statuspage_event(m, &job.meta)),
+        }
+        .expect("an event always serializes");
         let url = match (&self.url, &job.member.webhook_url) {
             (Some(u), _) | (None, Some(u)) => u.clone(),
             (None, None) => {
@@ -213,7 +271,7 @@ impl crate::delivery::transport::Transport for Webhooks {
         Ok(Post {
             url,
             id: webhook_id(job.key),
-            body: serde_json::to_vec(&value).expect("a JSON value always serializes"),
+            body,
         })
     }
 

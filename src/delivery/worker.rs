@@ -26,7 +26,7 @@ use crate::audience::Member;
 use crate::channels::Meta;
 use crate::project::Project;
 use crate::store::{self, Delivery, Outcome, Store, Update};
-use crate::template::{Incident, Inputs};
+use crate::template::{Engine, Incident, Inputs, Recipient};
 
 /// Rows claimed but not yet recorded, per channel.
 const WINDOW: u32 = 4_096;
@@ -169,6 +169,8 @@ struct Lane<S, T> {
     broken: Arc<Broken>,
     /// [`Lane::stopping`], kept current by a watcher, for sends waiting on the rate limit.
     stopped: watch::Sender<bool>,
+    /// The template context of this update, built once; each message adds its recipient.
+    context: Result<tera::Context, String>,
 }
 
 /// Send every due row of `channel` until none is left (or the blast stops); retries are
@@ -199,7 +201,9 @@ pub async fn run<S: Store + 'static, T: Transport>(
         window.clone(),
         broken.clone(),
     ));
+    let context = context(&blast);
     let lane = Arc::new(Lane {
+        context,
         limiter: Limiter::new(&settings, per_endpoint),
         sending: Semaphore::new(settings.max_in_flight.max(1)),
         per_endpoint: Mutex::new(HashMap::new()),
@@ -548,6 +552,24 @@ fn decide<S, T>(lane: &Lane<S, T>, d: &Delivery, error: &SendError) -> Outcome {
     }
 }
 
+/// The template context every message of `blast` shares (all but the recipient).
+fn context<S>(blast: &Blast<S>) -> Result<tera::Context, String> {
+    let project = &blast.project;
+    let nobody = Recipient::default();
+    let inputs = Inputs {
+        incident: &blast.incident,
+        slots: &blast.slots,
+        recipient: &nobody,
+        company: &project.config.company,
+        now: blast.update.created_at,
+        tz: &project.config.time_zone,
+    };
+    project
+        .engine
+        .context_of(&inputs)
+        .map_err(|d| d.to_string())
+}
+
 /// Render the row's message and build its payload; an error here is permanent.
 fn prepare<S, T: Transport>(
     lane: &Lane<S, T>,
@@ -568,9 +590,10 @@ fn prepare<S, T: Transport>(
         .engine
         .kind(&blast.update.kind)
         .map_err(|d| d.message)?;
+    let context = Engine::with_recipient(lane.context.as_ref()?, &member.recipient);
     let rendered = project
         .engine
-        .render(kind, &inputs)
+        .render_in(kind, &context)
         .map_err(|e| e.to_string())?;
     let job = Job {
         key: &d.key,

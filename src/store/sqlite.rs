@@ -19,7 +19,10 @@ use super::{
 use crate::template::{Incident, PastUpdate};
 
 /// Versioned migrations: `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema_sqlite.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_sqlite.sql"),
+    include_str!("schema_sqlite_2.sql"),
+];
 
 /// The SQLite journal.
 #[derive(Debug, Clone)]
@@ -37,7 +40,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
             .connect_with(options)
             .await?;
         let store = SqliteStore { pool };
@@ -336,10 +339,13 @@ impl Store for SqliteStore {
         resend: bool,
         now: jiff::Timestamp,
     ) -> Result<Vec<String>> {
+        // `state IN ('claimed', 'attempting')` matches the partial index `deliveries_active`
+        // word for word, which is how SQLite knows it may use it.
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
-               updated_at = ? WHERE update_id = ? AND channel = ? AND state = 'claimed'",
+               updated_at = ? WHERE update_id = ? AND channel = ?
+               AND state IN ('claimed', 'attempting') AND state = 'claimed'",
         )
         .bind(millis(now))
         .bind(update)
@@ -354,7 +360,8 @@ impl Store for SqliteStore {
         };
         let rows = sqlx::query(
             "UPDATE deliveries SET state = ?, in_doubt = 1, last_error = ?, next_attempt_at = ?, updated_at = ?
-             WHERE update_id = ? AND channel = ? AND state = 'attempting' RETURNING key",
+             WHERE update_id = ? AND channel = ?
+               AND state IN ('claimed', 'attempting') AND state = 'attempting' RETURNING key",
         )
         .bind(state)
         .bind(error)

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::context::Inputs;
+use super::context::{Inputs, Recipient};
 use super::kind::{self, Field, Kind};
 use super::markdown::{self, Markdown};
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -194,9 +194,26 @@ impl Engine {
 
     /// Render the message of `kind` for one recipient.
     pub fn render(&self, kind: &Kind, inputs: &Inputs<'_>) -> Result<Rendered, Diagnostics> {
-        let ctx = self.context(&inputs.context())?;
+        self.render_in(kind, &self.context_of(inputs)?)
+    }
+
+    /// The template context of `inputs`. A blast builds it once and changes only `recipient`
+    /// per message (see [`Engine::with_recipient`]), then renders with [`Engine::render_in`].
+    pub fn context_of(&self, inputs: &Inputs<'_>) -> Result<tera::Context, Diagnostics> {
+        self.context(&inputs.context())
+    }
+
+    /// `context` with `recipient` in place of the one it was built with.
+    pub fn with_recipient(context: &tera::Context, recipient: &Recipient) -> tera::Context {
+        let mut context = context.clone();
+        context.insert("recipient", recipient);
+        context
+    }
+
+    /// Render the message of `kind` in a context made by [`Engine::context_of`].
+    pub fn render_in(&self, kind: &Kind, ctx: &tera::Context) -> Result<Rendered, Diagnostics> {
         let mut problems = Diagnostics::default();
-        let mut render = |f: &Field| match self.text.render(&f.name, &ctx) {
+        let mut render = |f: &Field| match self.text.render(&f.name, ctx) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(self.diagnose(&f.name, &kind.source, &e));

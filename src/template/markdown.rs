@@ -7,28 +7,31 @@
 
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-/// A parsed Markdown body with its HTML and plain-text forms.
+/// A Markdown body with its HTML and plain-text forms (made once, when it is parsed; the chat
+/// forms, needed once per blast, parse the source again).
 #[derive(Debug, Clone)]
 pub struct Markdown {
     source: String,
-    events: Vec<Event<'static>>,
     html: String,
     text: String,
+}
+
+/// The neutralised events of `source`, borrowing from it.
+fn events(source: &str) -> Vec<Event<'_>> {
+    Parser::new_ext(source, Options::ENABLE_STRIKETHROUGH)
+        .map(neutralise)
+        .collect()
 }
 
 impl Markdown {
     /// Parse `source` and produce the HTML and plain-text forms.
     pub fn parse(source: &str) -> Markdown {
-        let events: Vec<Event<'static>> = Parser::new_ext(source, Options::ENABLE_STRIKETHROUGH)
-            .map(neutralise)
-            .map(Event::into_static)
-            .collect();
+        let events = events(source);
         let mut html = String::with_capacity(source.len() * 3 / 2);
         pulldown_cmark::html::push_html(&mut html, events.iter().cloned());
         let text = Emitter::new(&PlainText).run(&events).join("\n\n");
         Markdown {
             source: source.to_string(),
-            events,
             html,
             text,
         }
@@ -51,17 +54,17 @@ impl Markdown {
 
     /// Slack mrkdwn, one string per top-level block (paragraph, list, heading).
     pub fn mrkdwn_blocks(&self) -> Vec<String> {
-        Emitter::new(&Mrkdwn).run(&self.events)
+        Emitter::new(&Mrkdwn).run(&events(&self.source))
     }
 
     /// The small HTML subset Google Chat cards render (`<b>`, `<i>`, `<s>`, `<a>`), one string per block.
     pub fn chat_html_blocks(&self) -> Vec<String> {
-        Emitter::new(&ChatHtml).run(&self.events)
+        Emitter::new(&ChatHtml).run(&events(&self.source))
     }
 
     /// CommonMark for chat platforms that render it (Discord, Mattermost, Teams), one string per block.
     pub fn chat_markdown_blocks(&self) -> Vec<String> {
-        Emitter::new(&ChatMarkdown).run(&self.events)
+        Emitter::new(&ChatMarkdown).run(&events(&self.source))
     }
 }
 
