@@ -67,8 +67,9 @@ pub struct Member {
     pub recipient: Recipient,
     pub segments: Vec<String>,
     pub intercom_user_id: Option<String>,
-    /// A validated absolute http(s) URL, kept as the string given (trimmed).
-    pub webhook_url: Option<String>,
+    /// A validated absolute http(s) URL, parsed once here: the journal keeps it, and sending
+    /// neither parses it again nor can meet an invalid one.
+    pub webhook_url: Option<url::Url>,
 }
 
 /// A row that cannot be used: reported with row number and reason, never blocks the valid rows.
@@ -404,15 +405,15 @@ fn check_name(value: Option<&str>) -> Result<String, String> {
 }
 
 /// The webhook URL, trimmed, when present: it must be an absolute http or https URL with a host.
-fn check_webhook_url(value: Option<&str>) -> Result<Option<String>, String> {
+fn check_webhook_url(value: Option<&str>) -> Result<Option<url::Url>, String> {
     let Some(text) = trimmed(value) else {
         return Ok(None);
     };
-    let usable = url::Url::parse(&text).is_ok_and(|url| {
+    let usable = url::Url::parse(&text).ok().filter(|url| {
         matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
     });
-    if usable {
-        Ok(Some(text))
+    if let Some(url) = usable {
+        Ok(Some(url))
     } else {
         Err(format!(
             "`webhook_url` `{}` is not an absolute http or https URL",
@@ -911,7 +912,7 @@ mod tests {
         assert_eq!(m.segments, ["eu", "pro"]);
         assert_eq!(m.intercom_user_id.as_deref(), Some("icu_1"));
         assert_eq!(
-            m.webhook_url.as_deref(),
+            m.webhook_url.as_ref().map(url::Url::as_str),
             Some("https://hooks.example.com/a")
         );
         let fields: Vec<_> = m
@@ -1098,7 +1099,10 @@ mod tests {
         let second = &members[1];
         assert_eq!((second.row, second.recipient.id.as_str()), (4, "42"));
         assert_eq!(second.segments, ["us", "pro"]);
-        assert_eq!(second.webhook_url.as_deref(), Some("http://h.example/x"));
+        assert_eq!(
+            second.webhook_url.as_ref().map(url::Url::as_str),
+            Some("http://h.example/x")
+        );
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct Answer {
 /// printed with the URL. `what` names the endpoint in errors ("the Slack webhook").
 pub async fn post(
     client: &reqwest::Client,
-    url: &str,
+    url: impl reqwest::IntoUrl,
     headers: &[(&str, String)],
     body: Vec<u8>,
     what: &str,

@@ -202,7 +202,7 @@ fn description(impact: Impact) -> &'static str {
 
 /// Posts signed events to one fixed URL or to each recipient's `webhook_url`.
 pub struct Webhooks {
-    url: Option<String>,
+    url: Option<url::Url>,
     keys: Vec<super::signing::SigningKey>,
     profile: Profile,
     client: reqwest::Client,
@@ -218,7 +218,7 @@ impl std::fmt::Debug for Webhooks {
 
 /// One signed POST on its way.
 pub struct Post {
-    url: String,
+    url: url::Url,
     id: String,
     body: Vec<u8>,
 }
@@ -233,8 +233,12 @@ impl Webhooks {
             }
             None => Vec::new(),
         };
+        let url = match &config.url {
+            Some(u) => Some(url::Url::parse(u).map_err(|e| format!("`url` is not a URL: {e}"))?),
+            None => None,
+        };
         Ok(Webhooks {
-            url: config.url.clone(),
+            url,
             keys,
             profile: config.profile,
             client: super::http::client(timeout)?,
@@ -276,7 +280,7 @@ impl crate::delivery::transport::Transport for Webhooks {
     }
 
     fn endpoint(&self, member: &crate::audience::Member) -> Option<String> {
-        let url = url::Url::parse(self.url.as_ref().or(member.webhook_url.as_ref())?).ok()?;
+        let url = self.url.as_ref().or(member.webhook_url.as_ref())?;
         Some(format!(
             "{}:{}",
             url.host_str()?,
@@ -294,7 +298,7 @@ impl crate::delivery::transport::Transport for Webhooks {
             headers = super::signing::headers(&self.keys, &post.id, timestamp, &post.body).into();
         }
         let answer =
-            super::http::post(&self.client, &post.url, &headers, post.body, "the webhook").await?;
+            super::http::post(&self.client, post.url, &headers, post.body, "the webhook").await?;
         super::http::check(&answer, true)?;
         Ok(crate::delivery::Receipt {
             provider_id: Some(post.id),

@@ -98,7 +98,7 @@ async fn plan_only(
         .map_err(Invalid::from)?
         .segment(update.audience.clone());
     let channels: Vec<&Channel> = ready.channels.iter().collect();
-    let planned = plan::plan(store, update, &channels, reader, |_| {}).await?;
+    let planned = plan::plan(store, update, &channels, reader, |_, _| {}).await?;
     println!(
         "Planned update {} of {}: {} messages for {} recipients ({} rows not usable, {} duplicate ids). Nothing was sent.",
         update.seq,

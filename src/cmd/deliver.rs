@@ -17,7 +17,7 @@ use crate::delivery::worker::{Blast, Stats};
 use crate::diag::{Diagnostic, Diagnostics, Invalid};
 use crate::project::Project;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Run, Store, Update};
+use crate::store::{Counts, Run, Store, Update};
 use crate::template::{Fill, Incident, slots};
 
 /// A run stale for this long is taken to be dead (its process was killed).
@@ -179,8 +179,11 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|c| (c.name.clone(), Arc::default()))
         .collect();
-    let planner = spawn_planner(d, &blast);
-    let progress = tokio::spawn(progress(blast.clone(), stats.clone()));
+    // Counted once, before the planner adds rows: from here on the bars count in memory (a
+    // count of the journal is a scan, and would hold up the sends on a large blast).
+    let before = d.store.counts(d.update.id).await?;
+    let planner = spawn_planner(d, &blast, &stats);
+    let progress = tokio::spawn(progress(blast.clone(), stats.clone(), before));
     let reports = blast::send(blast.clone(), built, &stats).await;
     let planned = match planner {
         Some(p) => Some(p.await.expect("the planner never panics")?),
@@ -195,6 +198,7 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
 fn spawn_planner(
     d: &Delivery,
     blast: &Arc<Blast<SqliteStore>>,
+    stats: &BTreeMap<String, Arc<Stats>>,
 ) -> Option<tokio::task::JoinHandle<anyhow::Result<plan::Planned>>> {
     if d.update.planned || !d.plan {
         return None;
@@ -205,13 +209,19 @@ fn spawn_planner(
     let blast = blast.clone();
     let path = d.project.config.audience_path.clone();
     let segment = d.update.audience.clone();
+    let stats = stats.clone();
+    let added = move |channel: &str, rows: u64| {
+        if let Some(s) = stats.get(channel) {
+            s.planned.fetch_add(rows, Ordering::Relaxed);
+        }
+    };
     Some(tokio::task::spawn(async move {
         let result = async {
             let reader = audience::open(&path)
                 .map_err(Invalid::from)?
                 .segment(segment);
             let refs: Vec<&Channel> = channels.iter().collect();
-            Ok(plan::plan(store.as_ref(), &update, &refs, reader, |_| {}).await?)
+            Ok(plan::plan(store.as_ref(), &update, &refs, reader, added).await?)
         }
         .await;
         blast.planning.store(false, Ordering::Release);
@@ -220,7 +230,12 @@ fn spawn_planner(
 }
 
 /// Live progress: bars on a terminal, a line per channel every 5 s otherwise.
-async fn progress(blast: Arc<Blast<SqliteStore>>, stats: BTreeMap<String, Arc<Stats>>) {
+/// `before`: the journal's counts when this run started.
+async fn progress(
+    blast: Arc<Blast<SqliteStore>>,
+    stats: BTreeMap<String, Arc<Stats>>,
+    before: BTreeMap<String, Counts>,
+) {
     let terminal = std::io::stderr().is_terminal();
     let bars = indicatif::MultiProgress::new();
     let style = indicatif::ProgressStyle::with_template(
@@ -242,19 +257,10 @@ async fn progress(blast: Arc<Blast<SqliteStore>>, stats: BTreeMap<String, Arc<St
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut tick = 0u32;
-    let mut totals = BTreeMap::new();
     loop {
-        // Counting the journal is a scan: every 2 s is enough for the bars' lengths.
-        if tick.is_multiple_of(4) {
-            totals = blast
-                .store
-                .counts(blast.update.id)
-                .await
-                .unwrap_or_default();
-        }
         for (name, stat) in &stats {
-            let counted = totals.get(name).cloned().unwrap_or_default();
-            let total = counted.total();
+            let counted = before.get(name).cloned().unwrap_or_default();
+            let total = counted.total() + stat.planned.load(Ordering::Relaxed);
             let sent = stat.sent.load(Ordering::Relaxed);
             let failed = stat.failed.load(Ordering::Relaxed);
             let retrying = stat.retrying.load(Ordering::Relaxed);

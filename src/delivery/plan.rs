@@ -4,6 +4,8 @@
 //! The audience streams through in batches; each batch and the audience position reached are
 //! committed together, so a crash mid-plan resumes where it stopped and plans nothing twice.
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 
 use crate::audience::{self, Member};
@@ -73,12 +75,13 @@ fn target(member: &Member) -> String {
 }
 
 /// Plan `update` on `channels` for the audience streamed by `reader`; resumes after a crash.
+/// `added(channel, rows)` is told of the rows each batch added, as they are committed.
 pub async fn plan<S: Store>(
     store: &S,
     update: &Update,
     channels: &[&Channel],
     reader: audience::Reader,
-    mut progress: impl FnMut(u64),
+    mut added: impl FnMut(&str, u64),
 ) -> store::Result<Planned> {
     let mut planned = Planned::default();
     if update.planned {
@@ -128,14 +131,29 @@ pub async fn plan<S: Store>(
         }
         batch.planned_rows = row_number;
         if batch.deliveries.len() >= BATCH {
-            planned.rows +=
-                flush(store, update, &mut batch, &mut rows_of, &mut planned, now).await?;
-            progress(planned.members);
+            flush(
+                store,
+                update,
+                &mut batch,
+                &mut rows_of,
+                &mut planned,
+                now,
+                &mut added,
+            )
+            .await?;
         }
     }
-    planned.rows += flush(store, update, &mut batch, &mut rows_of, &mut planned, now).await?;
+    flush(
+        store,
+        update,
+        &mut batch,
+        &mut rows_of,
+        &mut planned,
+        now,
+        &mut added,
+    )
+    .await?;
     store.finish_plan(update.id).await?;
-    progress(planned.members);
     Ok(planned)
 }
 
@@ -172,9 +190,20 @@ async fn flush<S: Store>(
     rows_of: &mut Vec<u64>,
     planned: &mut Planned,
     now: jiff::Timestamp,
-) -> store::Result<u64> {
+    added: &mut impl FnMut(&str, u64),
+) -> store::Result<()> {
     let skipped = store.plan(update.id, batch, now).await?;
-    let added = (batch.deliveries.len() - skipped.len()) as u64;
+    planned.rows += (batch.deliveries.len() - skipped.len()) as u64;
+    let mut per_channel: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut skip = skipped.iter().peekable();
+    for (i, d) in batch.deliveries.iter().enumerate() {
+        if skip.next_if(|&&s| s == i).is_none() {
+            *per_channel.entry(&d.channel).or_default() += 1;
+        }
+    }
+    for (channel, rows) in per_channel {
+        added(channel, rows);
+    }
     let duplicates: Vec<store::BadRow> = skipped
         .iter()
         .map(|&i| store::BadRow {
@@ -192,7 +221,7 @@ async fn flush<S: Store>(
         store.plan(update.id, batch, now).await?;
     }
     batch.bad_rows.clear();
-    Ok(added)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -107,6 +107,8 @@ pub struct Stats {
     pub retrying: AtomicU64,
     pub failed: AtomicU64,
     pub in_doubt: AtomicU64,
+    /// Journal rows the planner of this run added (so far).
+    pub planned: AtomicU64,
 }
 
 /// Per-endpoint state: back-off after `Retry-After`, disabled after `410 Gone`.

@@ -38,6 +38,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // 16 MiB of page cache (the default is 2 MiB): a blast's working set stays in it.
+            .pragma("cache_size", "-16384")
+            // Checkpoint every 32 MiB of WAL instead of 4 MiB: each checkpoint syncs the disk
+            // twice while the journal waits, and a send waits for the journal.
+            .pragma("wal_autocheckpoint", "8192")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -339,13 +344,10 @@ impl Store for SqliteStore {
         resend: bool,
         now: jiff::Timestamp,
     ) -> Result<Vec<String>> {
-        // `state IN ('claimed', 'attempting')` matches the partial index `deliveries_active`
-        // word for word, which is how SQLite knows it may use it.
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
-               updated_at = ? WHERE update_id = ? AND channel = ?
-               AND state IN ('claimed', 'attempting') AND state = 'claimed'",
+               updated_at = ? WHERE update_id = ? AND channel = ? AND state = 'claimed'",
         )
         .bind(millis(now))
         .bind(update)
@@ -360,8 +362,7 @@ impl Store for SqliteStore {
         };
         let rows = sqlx::query(
             "UPDATE deliveries SET state = ?, in_doubt = 1, last_error = ?, next_attempt_at = ?, updated_at = ?
-             WHERE update_id = ? AND channel = ?
-               AND state IN ('claimed', 'attempting') AND state = 'attempting' RETURNING key",
+             WHERE update_id = ? AND channel = ? AND state = 'attempting' RETURNING key",
         )
         .bind(state)
         .bind(error)
@@ -422,73 +423,65 @@ impl Store for SqliteStore {
         begin: &[i64],
         now: jiff::Timestamp,
     ) -> Result<()> {
-        let now = millis(now);
-        let mut tx = self.pool.begin().await?;
-        // The common case, every message sent, is one statement for the whole group.
-        let sent: Vec<(i64, Option<&str>)> = outcomes
-            .iter()
-            .filter_map(|(id, o)| match o {
-                Outcome::Sent { provider_id } => Some((*id, provider_id.as_deref())),
-                _ => None,
-            })
-            .collect();
-        if !sent.is_empty() {
-            sqlx::query(
-                "UPDATE deliveries SET state = 'sent', provider_id = j.value ->> 1, sent_at = ?1, updated_at = ?1
-                 FROM json_each(?2) AS j WHERE deliveries.id = j.value ->> 0",
-            )
-            .bind(now)
-            .bind(json(&sent))
-            .execute(&mut *tx)
-            .await?;
-        }
+        // One statement (so one transaction, and one trip to the connection's thread) for the
+        // whole group: the ids to begin, and each outcome as
+        // [id, what, next_attempt_at, last_error, provider_id, in_doubt].
+        type Row<'a> = (
+            i64,
+            &'a str,
+            Option<i64>,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+        );
+        let mut rows: Vec<Row<'_>> = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
-            let q = match outcome {
-                Outcome::Sent { .. } => continue,
-                Outcome::Retry { at, error } => sqlx::query(
-                    "UPDATE deliveries SET state = 'retry', next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                )
-                .bind(millis(*at))
-                .bind(error.clone())
-                .bind(now)
-                .bind(id),
-                Outcome::Failed { error } => {
-                    sqlx::query("UPDATE deliveries SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?")
-                        .bind(error.clone())
-                        .bind(now)
-                        .bind(id)
+            rows.push(match outcome {
+                Outcome::Sent { provider_id } => {
+                    (*id, "sent", None, None, provider_id.as_deref(), false)
                 }
-                Outcome::InDoubt { resend, at, error } => sqlx::query(
-                    "UPDATE deliveries SET state = ?, in_doubt = 1, next_attempt_at = ?, last_error = ?, updated_at = ?
-                     WHERE id = ?",
-                )
-                .bind(if *resend { "retry" } else { "skipped" })
-                .bind(millis(*at))
-                .bind(error.clone())
-                .bind(now)
-                .bind(id),
-                Outcome::Released { at } => sqlx::query(
-                    "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
-                       next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                )
-                .bind(millis(*at))
-                .bind(now)
-                .bind(id),
-            };
-            q.execute(&mut *tx).await?;
+                Outcome::Retry { at, error } => {
+                    (*id, "retry", Some(millis(*at)), Some(error), None, false)
+                }
+                Outcome::Failed { error } => (*id, "failed", None, Some(error), None, false),
+                Outcome::InDoubt { resend, at, error } => {
+                    let state = if *resend { "retry" } else { "skipped" };
+                    (*id, state, Some(millis(*at)), Some(error), None, true)
+                }
+                Outcome::Released { at } => (*id, "released", Some(millis(*at)), None, None, false),
+            });
         }
-        if !begin.is_empty() {
-            sqlx::query(
-                "UPDATE deliveries SET state = 'attempting', attempts = attempts + 1,
-                   first_attempt_at = COALESCE(first_attempt_at, ?1), updated_at = ?1
-                 WHERE state = 'claimed' AND id IN (SELECT value FROM json_each(?2))",
-            )
-            .bind(now)
-            .bind(json(&begin))
-            .execute(&mut *tx)
-            .await?;
+        if rows.is_empty() && begin.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
+        sqlx::query(
+            "WITH o (id, what, at, error, provider_id, in_doubt) AS MATERIALIZED (
+               SELECT value, 'begin', NULL, NULL, NULL, 0 FROM json_each(?3)
+               UNION ALL
+               SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+               FROM json_each(?2))
+             UPDATE deliveries SET
+               state = CASE o.what
+                 WHEN 'begin' THEN 'attempting'
+                 WHEN 'released' THEN CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END
+                 ELSE o.what END,
+               attempts = attempts + (o.what = 'begin'),
+               first_attempt_at = CASE WHEN o.what = 'begin'
+                 THEN COALESCE(first_attempt_at, ?1) ELSE first_attempt_at END,
+               next_attempt_at = COALESCE(o.at, next_attempt_at),
+               last_error = COALESCE(o.error, last_error),
+               provider_id = CASE WHEN o.what = 'sent' THEN o.provider_id ELSE deliveries.provider_id END,
+               sent_at = CASE WHEN o.what = 'sent' THEN ?1 ELSE sent_at END,
+               in_doubt = deliveries.in_doubt OR o.in_doubt,
+               updated_at = ?1
+             FROM o
+             WHERE deliveries.id = o.id AND (o.what <> 'begin' OR deliveries.state = 'claimed')",
+        )
+        .bind(millis(now))
+        .bind(json(&rows))
+        .bind(json(&begin))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
