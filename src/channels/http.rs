@@ -96,8 +96,10 @@ pub fn receipt(answer: &Answer) -> Receipt {
     Receipt { provider_id: id }
 }
 
-/// A failure before an answer: connecting failed (nothing was sent: transient) or no answer
-/// came in time after the request went out (in doubt).
+/// A failure before an answer: connecting failed (nothing was sent: transient), or the request
+/// may have gone out and no answer came (in doubt: no answer in time, or the connection broke
+/// after connecting). A chat platform does not deduplicate, so calling a broken connection
+/// transient would post twice; in doubt, the channel's `in_doubt` setting decides.
 fn transport_error(e: reqwest::Error, what: &str) -> SendError {
     let e = e.without_url();
     if e.is_connect() {
@@ -110,9 +112,11 @@ fn transport_error(e: reqwest::Error, what: &str) -> SendError {
             reason: format!("{what} did not answer in time"),
         }
     } else {
-        SendError::Transient {
-            reason: format!("the request to {what} failed: {}", source_text(&e)),
-            retry_after: None,
+        SendError::InDoubt {
+            reason: format!(
+                "the connection to {what} broke before it answered: {}",
+                source_text(&e)
+            ),
         }
     }
 }
@@ -148,6 +152,22 @@ mod tests {
             socket.shutdown().await.unwrap();
         });
         format!("http://{address}/hook")
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_after_the_request_is_in_doubt() {
+        let url = answer_once(b"").await;
+        let client = client(Duration::from_secs(5)).unwrap();
+        let error = post(&client, &url, &[], b"{}".to_vec(), "the Slack webhook")
+            .await
+            .err()
+            .expect("no answer came");
+        assert!(
+            matches!(&error, SendError::InDoubt { reason } if reason.starts_with(
+                "the connection to the Slack webhook broke before it answered"
+            )),
+            "{error:?}"
+        );
     }
 
     #[tokio::test]

@@ -590,7 +590,10 @@ impl Store for SqliteStore {
         me: &Run,
         stale_after_ms: i64,
     ) -> Result<std::result::Result<(), Run>> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the write lock is taken before the read, so two processes starting the
+        // same update at once are serialised and the second sees the first's row (a deferred
+        // transaction would fail the second with "database is locked" instead).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let existing =
             sqlx::query("SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = ?")
                 .bind(update)
