@@ -173,6 +173,7 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
         stop: d.stop.clone(),
         halted: Arc::new(AtomicBool::new(false)),
         planning: Arc::new(AtomicBool::new(d.plan && !d.update.planned)),
+        planned: Arc::default(),
     });
     let stats: BTreeMap<String, Arc<Stats>> = d
         .channels
@@ -210,10 +211,12 @@ fn spawn_planner(
     let path = d.project.config.audience_path.clone();
     let segment = d.update.audience.clone();
     let stats = stats.clone();
+    let notify = blast.planned.clone();
     let added = move |channel: &str, rows: u64| {
         if let Some(s) = stats.get(channel) {
             s.planned.fetch_add(rows, Ordering::Relaxed);
         }
+        notify.notify_waiters();
     };
     Some(tokio::task::spawn(async move {
         let result = async {
@@ -225,6 +228,7 @@ fn spawn_planner(
         }
         .await;
         blast.planning.store(false, Ordering::Release);
+        blast.planned.notify_waiters();
         result
     }))
 }

@@ -14,6 +14,8 @@ use crate::store::{self, NewDelivery, PlanBatch, Store, Update};
 
 /// Rows written per transaction while planning.
 pub const BATCH: usize = 2_000;
+/// Rows in the first transaction: small, so the first messages leave within milliseconds.
+const FIRST_BATCH: usize = 200;
 
 /// The recipient id of a row that is one message to everyone.
 pub const EVERYONE: &str = "*";
@@ -93,6 +95,7 @@ pub async fn plan<S: Store>(
         ..PlanBatch::default()
     };
     let mut rows_of = Vec::new();
+    let mut limit = FIRST_BATCH;
     if update.planned_rows == 0 {
         let everyone = everyone();
         for channel in channels.iter().filter(|c| for_everyone(c)) {
@@ -130,7 +133,8 @@ pub async fn plan<S: Store>(
             }
         }
         batch.planned_rows = row_number;
-        if batch.deliveries.len() >= BATCH {
+        if batch.deliveries.len() >= limit {
+            limit = BATCH;
             flush(
                 store,
                 update,

@@ -97,6 +97,9 @@ pub struct Blast<S> {
     pub halted: Arc<AtomicBool>,
     /// Planning still adds rows: a channel with nothing due is not finished yet.
     pub planning: Arc<AtomicBool>,
+    /// Told each time the planner commits rows (and when it is done), so workers waiting for
+    /// rows start at once.
+    pub planned: Arc<tokio::sync::Notify>,
 }
 
 /// Live counts of one channel, for progress display.
@@ -264,7 +267,10 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
             }
             match lane.blast.store.next_due(update, &lane.channel).await? {
                 None if !lane.blast.planning.load(Ordering::Acquire) => return Ok(()),
-                None => tokio::time::sleep(Duration::from_millis(20)).await,
+                None => {
+                    let planned = lane.blast.planned.notified();
+                    let _ = tokio::time::timeout(Duration::from_millis(20), planned).await;
+                }
                 Some(at) => wait_until(at, &lane.blast.stop).await,
             }
             continue;
