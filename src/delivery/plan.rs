@@ -85,22 +85,27 @@ pub async fn plan<S: Store>(
     reader: audience::Reader,
     mut added: impl FnMut(&str, u64),
 ) -> store::Result<Planned> {
-    let mut planned = Planned::default();
     if update.planned {
-        return Ok(planned);
+        return Ok(Planned::default());
     }
-    let now = jiff::Timestamp::now();
-    let mut batch = PlanBatch {
-        planned_rows: update.planned_rows,
-        ..PlanBatch::default()
+    let mut w = Batch {
+        store,
+        update,
+        now: jiff::Timestamp::now(),
+        rows: PlanBatch {
+            planned_rows: update.planned_rows,
+            ..PlanBatch::default()
+        },
+        rows_of: Vec::new(),
+        planned: Planned::default(),
+        added: &mut added,
     };
-    let mut rows_of = Vec::new();
     let mut limit = FIRST_BATCH;
     if update.planned_rows == 0 {
         let everyone = everyone();
         for channel in channels.iter().filter(|c| for_everyone(c)) {
-            batch.deliveries.push(row(update, channel, &everyone));
-            rows_of.push(0);
+            w.rows.deliveries.push(row(update, channel, &everyone));
+            w.rows_of.push(0);
         }
     }
     for item in reader {
@@ -113,18 +118,18 @@ pub async fn plan<S: Store>(
         }
         match item {
             Ok(member) => {
-                planned.members += 1;
+                w.planned.members += 1;
                 for channel in channels
                     .iter()
                     .filter(|c| per_recipient(c) && reaches(c, &member))
                 {
-                    batch.deliveries.push(row(update, channel, &member));
-                    rows_of.push(member.row);
+                    w.rows.deliveries.push(row(update, channel, &member));
+                    w.rows_of.push(member.row);
                 }
             }
             Err(bad) => {
-                planned.bad_rows += 1;
-                batch.bad_rows.push(store::BadRow {
+                w.planned.bad_rows += 1;
+                w.rows.bad_rows.push(store::BadRow {
                     row: bad.row,
                     recipient_id: bad.id,
                     field: bad.field,
@@ -132,33 +137,15 @@ pub async fn plan<S: Store>(
                 });
             }
         }
-        batch.planned_rows = row_number;
-        if batch.deliveries.len() >= limit {
+        w.rows.planned_rows = row_number;
+        if w.rows.deliveries.len() >= limit {
             limit = BATCH;
-            flush(
-                store,
-                update,
-                &mut batch,
-                &mut rows_of,
-                &mut planned,
-                now,
-                &mut added,
-            )
-            .await?;
+            w.flush().await?;
         }
     }
-    flush(
-        store,
-        update,
-        &mut batch,
-        &mut rows_of,
-        &mut planned,
-        now,
-        &mut added,
-    )
-    .await?;
+    w.flush().await?;
     store.finish_plan(update.id).await?;
-    Ok(planned)
+    Ok(w.planned)
 }
 
 fn row(update: &Update, channel: &Channel, member: &Member) -> NewDelivery {
@@ -185,47 +172,54 @@ fn everyone() -> Member {
     }
 }
 
-/// Write the batch. A row whose key existed belongs to an id seen on an earlier audience row:
-/// it is planned once, and the later row is reported as a duplicate.
-async fn flush<S: Store>(
-    store: &S,
-    update: &Update,
-    batch: &mut PlanBatch,
-    rows_of: &mut Vec<u64>,
-    planned: &mut Planned,
+/// The rows being planned, written in batches.
+struct Batch<'a, S, F> {
+    store: &'a S,
+    update: &'a Update,
     now: jiff::Timestamp,
-    added: &mut impl FnMut(&str, u64),
-) -> store::Result<()> {
-    let skipped = store.plan(update.id, batch, now).await?;
-    planned.rows += (batch.deliveries.len() - skipped.len()) as u64;
-    let mut per_channel: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut skip = skipped.iter().peekable();
-    for (i, d) in batch.deliveries.iter().enumerate() {
-        if skip.next_if(|&&s| s == i).is_none() {
-            *per_channel.entry(&d.channel).or_default() += 1;
+    rows: PlanBatch,
+    /// The audience row of each of `rows.deliveries`.
+    rows_of: Vec<u64>,
+    planned: Planned,
+    added: &'a mut F,
+}
+
+impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
+    /// Write the batch. A row whose key existed belongs to an id seen on an earlier audience
+    /// row: it is planned once, and the later row is reported as a duplicate.
+    async fn flush(&mut self) -> store::Result<()> {
+        let (store, update, batch) = (self.store, self.update, &mut self.rows);
+        let skipped = store.plan(update.id, batch, self.now).await?;
+        self.planned.rows += (batch.deliveries.len() - skipped.len()) as u64;
+        let mut per_channel: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut skip = skipped.iter().peekable();
+        for (i, d) in batch.deliveries.iter().enumerate() {
+            if skip.next_if(|&&s| s == i).is_none() {
+                *per_channel.entry(&d.channel).or_default() += 1;
+            }
         }
+        for (channel, rows) in per_channel {
+            (self.added)(channel, rows);
+        }
+        let duplicates: Vec<store::BadRow> = skipped
+            .iter()
+            .map(|&i| store::BadRow {
+                row: self.rows_of[i],
+                recipient_id: Some(batch.deliveries[i].recipient_id.clone()),
+                field: "id".into(),
+                reason: "this id appears on an earlier row; the recipient is planned once".into(),
+            })
+            .collect();
+        self.planned.duplicates += duplicates.len() as u64;
+        batch.deliveries.clear();
+        self.rows_of.clear();
+        batch.bad_rows = duplicates;
+        if !batch.bad_rows.is_empty() {
+            store.plan(update.id, batch, self.now).await?;
+        }
+        batch.bad_rows.clear();
+        Ok(())
     }
-    for (channel, rows) in per_channel {
-        added(channel, rows);
-    }
-    let duplicates: Vec<store::BadRow> = skipped
-        .iter()
-        .map(|&i| store::BadRow {
-            row: rows_of[i],
-            recipient_id: Some(batch.deliveries[i].recipient_id.clone()),
-            field: "id".into(),
-            reason: "this id appears on an earlier row; the recipient is planned once".into(),
-        })
-        .collect();
-    planned.duplicates += duplicates.len() as u64;
-    batch.deliveries.clear();
-    rows_of.clear();
-    batch.bad_rows = duplicates;
-    if !batch.bad_rows.is_empty() {
-        store.plan(update.id, batch, now).await?;
-    }
-    batch.bad_rows.clear();
-    Ok(())
 }
 
 #[cfg(test)]
