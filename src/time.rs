@@ -216,6 +216,18 @@ pub fn describe_duration(d: SignedDuration) -> String {
     }
 }
 
+/// `t` as a time of day to the second, in `tz`: "14:30:05 CET" (for retries seconds away).
+pub fn display_seconds(t: Timestamp, tz: &TimeZone) -> String {
+    let local = tz.to_datetime(t);
+    format!(
+        "{:02}:{:02}:{:02} {}",
+        local.hour(),
+        local.minute(),
+        local.second(),
+        zone_label(tz, t)
+    )
+}
+
 /// How a moment reads in a message, in the company's zone with the zone named.
 ///
 /// On the same local day as `now`: "14:30 CET". On another day:

@@ -24,13 +24,18 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode>
             .into());
         };
         let counts = store.counts(update.id).await?;
-        let failures = store.failures(update.id, 50).await?;
+        let (retrying, failures): (Vec<_>, Vec<_>) = store
+            .failures(update.id, 50)
+            .await?
+            .into_iter()
+            .partition(|f| f.state == "retry");
         let (bad_total, bad_rows) = store.bad_rows(update.id, 50).await?;
         let halted = store.halted(&update.incident_id).await?;
         if args.json {
             let value = serde_json::json!({
                 "update": update, "halted": halted, "channels": counts,
-                "failures": failures, "bad_rows": { "total": bad_total, "first": bad_rows },
+                "failures": failures, "retrying": retrying,
+                "bad_rows": { "total": bad_total, "first": bad_rows },
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
             return Ok(ExitCode::SUCCESS);
@@ -72,6 +77,19 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode>
                 "After fixing the cause: crier retry {} --failed",
                 update.incident_id
             );
+        }
+        if !retrying.is_empty() {
+            println!("\nWaiting to retry:");
+            for f in &retrying {
+                let at = f
+                    .next_attempt_at
+                    .map(|t| crate::time::display_seconds(t, &project.config.time_zone))
+                    .unwrap_or_default();
+                println!(
+                    "  {:<16} {:<24} next try {at}, after {} attempt(s): {}",
+                    f.channel, f.recipient_id, f.attempts, f.error
+                );
+            }
         }
         if bad_total > 0 {
             println!("\n{bad_total} audience rows could not be used:");

@@ -197,14 +197,18 @@ impl Counts {
     }
 }
 
-/// A row that failed for good, with why.
+/// A row not delivered (yet), with why: `failed` or `skipped` for good, or waiting to `retry`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
     pub channel: String,
     pub recipient_id: String,
     pub key: String,
+    pub state: String,
     pub attempts: u32,
     pub error: String,
+    /// When a `retry` row is tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<jiff::Timestamp>,
 }
 
 /// Who is sending an update right now.
@@ -320,6 +324,8 @@ pub trait Store: Send + Sync {
         channel: &str,
     ) -> impl Future<Output = Result<Option<jiff::Timestamp>>> + Send;
     fn counts(&self, update: i64) -> impl Future<Output = Result<BTreeMap<String, Counts>>> + Send;
+    /// Up to `limit` rows that failed or were skipped for good, then up to `limit` waiting
+    /// to retry after an error, in journal order.
     fn failures(
         &self,
         update: i64,

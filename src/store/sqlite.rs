@@ -528,8 +528,13 @@ impl Store for SqliteStore {
 
     async fn failures(&self, update: i64, limit: u32) -> Result<Vec<Failure>> {
         let rows = sqlx::query(
-            "SELECT channel, recipient_id, key, attempts, COALESCE(last_error, '') AS error FROM deliveries
-             WHERE update_id = ? AND state IN ('failed', 'skipped') ORDER BY id LIMIT ?",
+            "SELECT * FROM (SELECT id, channel, recipient_id, key, state, attempts, next_attempt_at,
+                 COALESCE(last_error, '') AS error FROM deliveries
+               WHERE update_id = ?1 AND state IN ('failed', 'skipped') ORDER BY id LIMIT ?2)
+             UNION ALL
+             SELECT * FROM (SELECT id, channel, recipient_id, key, state, attempts, next_attempt_at,
+                 COALESCE(last_error, '') AS error FROM deliveries
+               WHERE update_id = ?1 AND state = 'retry' AND last_error IS NOT NULL ORDER BY id LIMIT ?2)",
         )
         .bind(update)
         .bind(i64::from(limit))
@@ -537,12 +542,18 @@ impl Store for SqliteStore {
         .await?;
         rows.iter()
             .map(|r| {
+                let state: String = r.try_get("state")?;
+                let next = (state == "retry")
+                    .then(|| r.try_get("next_attempt_at").map(timestamp))
+                    .transpose()?;
                 Ok(Failure {
                     channel: r.try_get("channel")?,
                     recipient_id: r.try_get("recipient_id")?,
                     key: r.try_get("key")?,
+                    state,
                     attempts: r.try_get::<i64, _>("attempts")? as u32,
                     error: r.try_get("error")?,
+                    next_attempt_at: next,
                 })
             })
             .collect()
@@ -691,5 +702,189 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewDelivery;
+    use crate::template::{Impact, Status};
+
+    fn at(secs: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_795_000_000 + secs).unwrap()
+    }
+
+    /// A store with one update planned for `n` recipients on channel `hooks`.
+    async fn planned(dir: &std::path::Path, n: usize) -> (SqliteStore, Update) {
+        let url = format!("sqlite:{}", dir.join("crier.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let incident = IncidentRow {
+            id: "INC-1".into(),
+            title: "Checkout is failing".into(),
+            status: Status::Investigating,
+            impact: Impact::Major,
+            components: Vec::new(),
+            started_at: at(0),
+            resolved_at: None,
+        };
+        store.put_incident(&incident, at(0)).await.unwrap();
+        let new = NewUpdate {
+            kind: "outage-notice".into(),
+            status: Status::Investigating,
+            slots: BTreeMap::new(),
+            fingerprint: "f".into(),
+            content_sha256: "c".into(),
+            approved_by: "test".into(),
+            sent_by: "test".into(),
+            channels: vec!["hooks".into()],
+            audience: None,
+            headline: "h".into(),
+            summary: "s".into(),
+        };
+        let update = store.add_update("INC-1", &new, at(0)).await.unwrap();
+        let batch = PlanBatch {
+            deliveries: (0..n)
+                .map(|i| NewDelivery {
+                    channel: "hooks".into(),
+                    recipient_id: format!("cus_{i}"),
+                    key: format!("key_{i}"),
+                    target: "{}".into(),
+                })
+                .collect(),
+            bad_rows: Vec::new(),
+            planned_rows: n as u64,
+        };
+        store.plan(update.id, &batch, at(0)).await.unwrap();
+        (store, update)
+    }
+
+    #[tokio::test]
+    async fn every_outcome_lands_in_the_journal_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, update) = planned(dir.path(), 7).await;
+        let rows = store.claim(update.id, "hooks", 10, at(1)).await.unwrap();
+        assert_eq!(rows.len(), 7);
+        let id = |i: usize| rows[i].id;
+        // Six are about to be sent; the seventh is let go without an attempt.
+        let begun: Vec<i64> = (0..6).map(id).collect();
+        store.record(&[], &begun, at(2)).await.unwrap();
+        let outcomes = [
+            (
+                id(0),
+                Outcome::Sent {
+                    provider_id: Some("msg_key_0".into()),
+                },
+            ),
+            (
+                id(1),
+                Outcome::Retry {
+                    at: at(60),
+                    error: "503 from the endpoint".into(),
+                },
+            ),
+            (
+                id(2),
+                Outcome::Failed {
+                    error: "404 from the endpoint".into(),
+                },
+            ),
+            (
+                id(3),
+                Outcome::InDoubt {
+                    resend: true,
+                    at: at(30),
+                    error: "no answer within 15 s".into(),
+                },
+            ),
+            (
+                id(4),
+                Outcome::InDoubt {
+                    resend: false,
+                    at: at(30),
+                    error: "no answer within 15 s".into(),
+                },
+            ),
+            (id(5), Outcome::Sent { provider_id: None }),
+            (id(6), Outcome::Released { at: at(5) }),
+        ];
+        store.record(&outcomes, &[], at(3)).await.unwrap();
+
+        let counts = store.counts(update.id).await.unwrap();
+        let c = &counts["hooks"];
+        assert_eq!(
+            (
+                c.sent,
+                c.retry,
+                c.failed,
+                c.skipped,
+                c.pending,
+                c.attempting,
+                c.in_doubt
+            ),
+            (2, 2, 1, 1, 1, 0, 2),
+            "{c:?}"
+        );
+        /// state, attempts, provider_id, sent_at, next_attempt_at
+        type Journal = (String, i64, Option<String>, Option<i64>, Option<i64>);
+        let state: Vec<Journal> = sqlx::query_as(
+            "SELECT state, attempts, provider_id, sent_at, next_attempt_at FROM deliveries ORDER BY id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            state[0],
+            (
+                "sent".into(),
+                1,
+                Some("msg_key_0".into()),
+                Some(millis(at(3))),
+                Some(millis(at(0)))
+            )
+        );
+        assert_eq!(state[1].0, "retry");
+        assert_eq!(state[1].4, Some(millis(at(60))));
+        assert_eq!(
+            state[6],
+            ("pending".into(), 0, None, None, Some(millis(at(5)))),
+            "released: no attempt"
+        );
+
+        let why = store.failures(update.id, 50).await.unwrap();
+        let summary: Vec<(&str, &str, &str)> = why
+            .iter()
+            .map(|f| (f.recipient_id.as_str(), f.state.as_str(), f.error.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("cus_2", "failed", "404 from the endpoint"),
+                ("cus_4", "skipped", "no answer within 15 s"),
+                ("cus_1", "retry", "503 from the endpoint"),
+                ("cus_3", "retry", "no answer within 15 s"),
+            ]
+        );
+        assert_eq!(why[2].next_attempt_at, Some(at(60)));
+        assert_eq!(why[0].next_attempt_at, None);
+    }
+
+    #[tokio::test]
+    async fn a_row_is_begun_only_from_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, update) = planned(dir.path(), 1).await;
+        let rows = store.claim(update.id, "hooks", 10, at(1)).await.unwrap();
+        store
+            .record(
+                &[(rows[0].id, Outcome::Sent { provider_id: None })],
+                &[],
+                at(2),
+            )
+            .await
+            .unwrap();
+        // A late begin for a row already recorded changes nothing.
+        store.record(&[], &[rows[0].id], at(3)).await.unwrap();
+        let c = &store.counts(update.id).await.unwrap()["hooks"];
+        assert_eq!((c.sent, c.attempting), (1, 0));
     }
 }
