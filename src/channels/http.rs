@@ -96,8 +96,8 @@ pub fn receipt(answer: &Answer) -> Receipt {
     Receipt { provider_id: id }
 }
 
-/// A failure before an answer: connecting failed (nothing was sent: transient), or the request
-/// may have gone out and no answer came (in doubt: no answer in time, or the connection broke
+/// A failure before an answer: connecting failed (nothing was sent: transient), the request
+/// could not be made (permanent), or it may have gone out and no answer came (in doubt: no answer in time, or the connection broke
 /// after connecting). A chat platform does not deduplicate, so calling a broken connection
 /// transient would post twice; in doubt, the channel's `in_doubt` setting decides.
 fn transport_error(e: reqwest::Error, what: &str) -> SendError {
@@ -110,6 +110,12 @@ fn transport_error(e: reqwest::Error, what: &str) -> SendError {
     } else if e.is_timeout() {
         SendError::InDoubt {
             reason: format!("{what} did not answer in time"),
+        }
+    } else if e.is_builder() {
+        // Nothing went out: the request could not even be made (an unusable address).
+        SendError::Permanent {
+            reason: format!("cannot make the request to {what}: {}", source_text(&e)),
+            disable_endpoint: false,
         }
     } else {
         SendError::InDoubt {
@@ -168,6 +174,29 @@ mod tests {
             )),
             "{error:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_unusable_address_is_permanent_and_not_shown() {
+        let client = client(Duration::from_secs(5)).unwrap();
+        let error = post(
+            &client,
+            "T0KEN-and-no-scheme",
+            &[],
+            Vec::new(),
+            "the Slack webhook",
+        )
+        .await
+        .err()
+        .expect("nothing can be sent");
+        let SendError::Permanent { reason, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            reason.starts_with("cannot make the request to the Slack webhook"),
+            "{reason}"
+        );
+        assert!(!reason.contains("T0KEN"), "{reason}");
     }
 
     #[tokio::test]
