@@ -141,6 +141,10 @@ pub async fn plan<S: Store>(
         if w.rows.deliveries.len() >= limit {
             limit = BATCH;
             w.flush().await?;
+        } else if row_number.is_multiple_of(256) {
+            // Reading rows never waits: let the senders run (a task woken by this one waits
+            // for it to yield).
+            tokio::task::yield_now().await;
         }
     }
     w.flush().await?;
@@ -201,6 +205,8 @@ impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
         for (channel, rows) in per_channel {
             (self.added)(channel, rows);
         }
+        // The workers told of these rows run before planning reads on.
+        tokio::task::yield_now().await;
         let duplicates: Vec<store::BadRow> = skipped
             .iter()
             .map(|&i| store::BadRow {
