@@ -113,6 +113,11 @@ pub async fn plan<S: Store>(
             Ok(m) => m.row,
             Err(b) => b.row,
         };
+        if row_number.is_multiple_of(256) {
+            // Reading rows never waits: let the senders run (a task woken by this one waits
+            // for it to yield), also while skipping rows planned before a crash.
+            tokio::task::yield_now().await;
+        }
         if row_number <= update.planned_rows {
             continue;
         }
@@ -141,10 +146,6 @@ pub async fn plan<S: Store>(
         if w.rows.deliveries.len() >= limit {
             limit = BATCH;
             w.flush().await?;
-        } else if row_number.is_multiple_of(256) {
-            // Reading rows never waits: let the senders run (a task woken by this one waits
-            // for it to yield).
-            tokio::task::yield_now().await;
         }
     }
     w.flush().await?;
