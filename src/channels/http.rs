@@ -97,9 +97,10 @@ pub fn receipt(answer: &Answer) -> Receipt {
 }
 
 /// A failure before an answer: connecting failed (nothing was sent: transient), the request
-/// could not be made (permanent), or it may have gone out and no answer came (in doubt: no answer in time, or the connection broke
-/// after connecting). A chat platform does not deduplicate, so calling a broken connection
-/// transient would post twice; in doubt, the channel's `in_doubt` setting decides.
+/// could not be made (permanent), or it may have gone out and no answer came (in doubt: no
+/// answer in time, or the connection broke after connecting). A chat platform does not
+/// deduplicate, so calling a broken connection transient would post twice; in doubt, the
+/// channel's `in_doubt` setting decides.
 fn transport_error(e: reqwest::Error, what: &str) -> SendError {
     let e = e.without_url();
     if e.is_connect() {

@@ -560,21 +560,26 @@ fn decide<S, T>(lane: &Lane<S, T>, d: &Delivery, error: &SendError) -> Outcome {
     }
 }
 
-/// The template context every message of `blast` shares (all but the recipient).
-fn context<S>(blast: &Blast<S>) -> Result<tera::Context, String> {
-    let project = &blast.project;
-    let nobody = Recipient::default();
-    let inputs = Inputs {
+/// What a message of `blast` to `recipient` is rendered from.
+fn inputs<'a, S>(blast: &'a Blast<S>, recipient: &'a Recipient) -> Inputs<'a> {
+    let config = &blast.project.config;
+    Inputs {
         incident: &blast.incident,
         slots: &blast.slots,
-        recipient: &nobody,
-        company: &project.config.company,
+        recipient,
+        company: &config.company,
         now: blast.update.created_at,
-        tz: &project.config.time_zone,
-    };
-    project
+        tz: &config.time_zone,
+    }
+}
+
+/// The template context every message of `blast` shares (all but the recipient).
+fn context<S>(blast: &Blast<S>) -> Result<tera::Context, String> {
+    let nobody = Recipient::default();
+    blast
+        .project
         .engine
-        .context_of(&inputs)
+        .context_of(&inputs(blast, &nobody))
         .map_err(|d| d.to_string())
 }
 
@@ -586,14 +591,7 @@ fn prepare<S, T: Transport>(
 ) -> Result<T::Payload, String> {
     let blast = &lane.blast;
     let project = &blast.project;
-    let inputs = Inputs {
-        incident: &blast.incident,
-        slots: &blast.slots,
-        recipient: &member.recipient,
-        company: &project.config.company,
-        now: blast.update.created_at,
-        tz: &project.config.time_zone,
-    };
+    let inputs = inputs(blast, &member.recipient);
     let kind = project
         .engine
         .kind(&blast.update.kind)
