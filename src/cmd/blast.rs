@@ -83,6 +83,7 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
         channels: ready.channels.clone(),
         plan: true,
         stop: stop_on_signals(),
+        counted: Some(counts),
     })
     .await
 }

@@ -32,6 +32,9 @@ pub struct Delivery {
     /// Plan from the audience file while sending, when the update is not fully planned yet.
     pub plan: bool,
     pub stop: Arc<AtomicBool>,
+    /// The journal's counts of this update, when the caller has just taken them (a count is a
+    /// scan of the journal: not done twice on a large blast).
+    pub counted: Option<BTreeMap<String, Counts>>,
 }
 
 /// The channels of `update`, as configured now; a channel that no longer exists is an error.
@@ -86,6 +89,7 @@ pub async fn continue_update(
         channels,
         plan: true,
         stop: crate::delivery::blast::stop_on_signals(),
+        counted: None,
     })
     .await
 }
@@ -182,7 +186,10 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
         .collect();
     // Counted once, before the planner adds rows: from here on the bars count in memory (a
     // count of the journal is a scan, and would hold up the sends on a large blast).
-    let before = d.store.counts(d.update.id).await?;
+    let before = match &d.counted {
+        Some(counts) => counts.clone(),
+        None => d.store.counts(d.update.id).await?,
+    };
     let planner = spawn_planner(d, &blast, &stats);
     let progress = tokio::spawn(progress(blast.clone(), stats.clone(), before));
     let reports = blast::send(blast.clone(), built, &stats).await;
