@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod delivery;
 pub mod diag;
+pub mod digest;
 pub mod preview;
 pub mod project;
 pub mod script;

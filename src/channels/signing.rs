@@ -12,10 +12,7 @@ use std::ops::RangeInclusive;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+use ring::hmac;
 
 /// What every signing secret starts with.
 const PREFIX: &str = "whsec_";
@@ -23,10 +20,11 @@ const PREFIX: &str = "whsec_";
 /// How long a decoded key may be, in bytes (the spec's bounds).
 const KEY_BYTES: RangeInclusive<usize> = 24..=64;
 
-/// A signing key from `whsec_<base64>`. Its bytes never print: `Debug` shows
-/// `SigningKey(***)`, and there is no `Display`.
+/// A signing key from `whsec_<base64>`, ready for HMAC-SHA256 (ring's, about twice as fast as
+/// a portable one where the CPU has no SHA instructions: it is most of a webhook's CPU cost).
+/// Its bytes never print: `Debug` shows `SigningKey(***)`, and there is no `Display`.
 #[derive(Clone)]
-pub struct SigningKey(Vec<u8>);
+pub struct SigningKey(hmac::Key);
 
 impl SigningKey {
     /// Read `whsec_<base64>` (standard alphabet, with padding; surrounding whitespace is
@@ -46,19 +44,18 @@ impl SigningKey {
                 key.len()
             ));
         }
-        Ok(SigningKey(key))
+        Ok(SigningKey(hmac::Key::new(hmac::HMAC_SHA256, &key)))
     }
 
-    /// The HMAC of `{id}.{timestamp}.{body}` under this key, ready to finalize or verify.
-    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.0).expect("HMAC accepts a key of any length");
+    /// The HMAC of `{id}.{timestamp}.{body}` under this key.
+    fn mac(&self, id: &str, timestamp: i64, body: &[u8]) -> hmac::Tag {
+        let mut mac = hmac::Context::with_key(&self.0);
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
-        mac
+        mac.sign()
     }
 }
 
@@ -98,10 +95,7 @@ pub fn headers(
 ) -> [(&'static str, String); 3] {
     let signature = keys
         .iter()
-        .map(|key| {
-            let tag = key.mac(id, timestamp, body).finalize().into_bytes();
-            format!("v1,{}", STANDARD.encode(tag))
-        })
+        .map(|key| format!("v1,{}", STANDARD.encode(key.mac(id, timestamp, body))))
         .collect::<Vec<_>>()
         .join(" ");
     [
@@ -129,13 +123,21 @@ pub fn verify(
     if now.abs_diff(timestamp) > tolerance {
         return false;
     }
+    let signed = [
+        id.as_bytes(),
+        b".",
+        timestamp.to_string().as_bytes(),
+        b".",
+        body,
+    ]
+    .concat();
     signature_header
         .split_whitespace()
         .filter_map(|entry| entry.strip_prefix("v1,"))
         .filter_map(|tag| STANDARD.decode(tag).ok())
         .any(|tag| {
             keys.iter()
-                .any(|key| key.mac(id, timestamp, body).verify_slice(&tag).is_ok())
+                .any(|key| hmac::verify(&key.0, &signed, &tag).is_ok())
         })
 }
 

@@ -8,8 +8,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::deliver::{self, Delivery};
 use crate::audience;
 use crate::channels::Channel;
@@ -18,6 +16,7 @@ use crate::cli::BlastArgs;
 use crate::delivery::blast::{build, settings, stop_on_signals};
 use crate::delivery::plan;
 use crate::diag::{Diagnostic, Diagnostics, Invalid, backticked, closest};
+use crate::digest::Sha256;
 use crate::project::Project;
 use crate::store::{self, IncidentRow, NewUpdate, Store};
 use crate::template::approval::{self, ApprovalState};
@@ -292,10 +291,9 @@ fn fingerprint(ready: &Ready, args: &BlastArgs) -> String {
         "channels": ready.channels.iter().map(|c| &c.name).collect::<Vec<_>>(),
         "audience": args.audience,
     });
-    Sha256::digest(value.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut h = Sha256::new();
+    h.update(value.to_string().as_bytes());
+    h.hex(32)
 }
 
 fn new_update(

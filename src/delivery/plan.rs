@@ -6,10 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::audience::{self, Member};
 use crate::channels::{Channel, Config, intercom, webhook};
+use crate::digest::Sha256;
 use crate::store::{self, NewDelivery, PlanBatch, Store, Update};
 
 /// Rows written per transaction while planning.
@@ -24,13 +23,10 @@ pub const EVERYONE: &str = "*";
 pub fn key(incident: &str, seq: u32, channel: &str, recipient: &str) -> String {
     let mut h = Sha256::new();
     for part in [incident, &seq.to_string(), channel, recipient] {
-        h.update((part.len() as u64).to_le_bytes());
+        h.update(&(part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.hex(16)
 }
 
 /// Whether `channel` sends one message per recipient (true) or one for everyone (false).

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::engine::Engine;
 use super::kind::Kind;
 use crate::diag::Diagnostic;
+use crate::digest::Sha256;
 use crate::toml_file;
 
 /// The approvals file, inside the templates folder.
@@ -138,8 +138,8 @@ pub fn digest(engine: &Engine, kind: &Kind) -> (String, Vec<String>) {
     let kind_name = format!("{}.toml", kind.name);
     let mut add = |name: &str, bytes: &[u8]| {
         hasher.update(name.as_bytes());
-        hasher.update([0]);
-        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&[0]);
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
         files.push(name.to_string());
     };
@@ -147,12 +147,7 @@ pub fn digest(engine: &Engine, kind: &Kind) -> (String, Vec<String>) {
     for (name, _, bytes) in engine.layouts() {
         add(&format!("layouts/{name}"), bytes);
     }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (hex, files)
+    (hasher.hex(32), files)
 }
 
 /// The error `blast` gives for a kind that is not approved as it is now.
