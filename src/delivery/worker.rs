@@ -1,5 +1,5 @@
-//! Sending one channel of one update: a pipeline that claims due journal rows (`claimed`, held
-//! by this worker), sends them concurrently within the channel's rate limit and in-flight cap,
+//! Sending one channel of one update: a pipeline that claims due journal rows (held by this
+//! worker), sends them concurrently within the channel's rate limit and in-flight cap,
 //! and records outcomes in groups (committed after the sends). Each row is committed as
 //! `attempting` just before its own send, so after a crash only rows whose message may really
 //! have gone out are in doubt; rows claimed but not yet sent become due again. One journal
@@ -32,7 +32,7 @@ use crate::template::{Engine, Incident, Inputs, Recipient};
 const WINDOW: u32 = 4_096;
 /// Sends in flight to one endpoint of a per-recipient channel, at most.
 const PER_ENDPOINT: usize = 4;
-/// Rows claimed per transaction.
+/// Rows claimed at a time.
 const CLAIM: u32 = 256;
 /// Journal writes (rows to begin, outcomes) per transaction at most.
 const GROUP: usize = 512;

@@ -2,12 +2,13 @@
 //! recipient × channel), halts, running blasts and the audit log.
 //!
 //! [`Store`] is the one interface callers use; [`sqlite::SqliteStore`] is the embedded default
-//! (one file, WAL). A delivery row moves `pending → claimed → attempting → sent | retry |
-//! failed`. A worker claims rows ahead of sending them (`claimed`: nothing sent yet); the move
-//! to `attempting` is committed just before each send and the result after it, so a crash
-//! leaves `attempting` rows, exactly those whose message may have gone out, that the next run
-//! reports as in doubt, and `claimed` rows, which simply become due again. Times are Unix
-//! milliseconds.
+//! (one file, WAL). A delivery row moves `pending → attempting → sent | retry | failed`. A
+//! worker claims rows ahead of sending them (held by that worker, nothing sent yet: the SQLite
+//! store holds claims in memory, since one process sends an update; a store shared by several
+//! processes would commit them as `claimed`); the move to `attempting` is committed just
+//! before each send and the result after it, so a crash leaves `attempting` rows, exactly those
+//! whose message may have gone out, that the next run reports as in doubt, while claimed rows
+//! simply are still due. Times are Unix milliseconds.
 
 pub mod sqlite;
 
@@ -165,14 +166,14 @@ pub enum Outcome {
         at: jiff::Timestamp,
         error: String,
     },
-    /// Not attempted after all (halted, shutting down, endpoint backing off): a `claimed` row
+    /// Not attempted after all (halted, shutting down, endpoint backing off): a claimed row
     /// due again at `at`, no attempt counted.
     Released {
         at: jiff::Timestamp,
     },
 }
 
-/// Journal rows of one channel, by state. `claimed` rows (held by a worker, not sent yet)
+/// Journal rows of one channel, by state. Claimed rows (held by a worker, not sent yet)
 /// count as `pending`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -290,8 +291,8 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Vec<usize>>> + Send;
     fn finish_plan(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
     /// Rows of `channel` left `attempting` by a crash: mark them in doubt, and make them due
-    /// again (`resend`) or `skipped`. Returns their keys. Rows left `claimed` were never sent:
-    /// they become due again, not in doubt.
+    /// again (`resend`) or `skipped`. Returns their keys. Rows left `claimed` (by a journal of
+    /// crier 0.1, which committed claims) were never sent: they become due again, not in doubt.
     fn recover(
         &self,
         update: i64,
@@ -299,8 +300,8 @@ pub trait Store: Send + Sync {
         resend: bool,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// Claim up to `limit` due rows of `channel`: they become `claimed` (committed), held by
-    /// this worker and not sent yet.
+    /// Claim up to `limit` due rows of `channel`, in due order: held by this worker (not sent
+    /// yet) and not handed out again until recorded. After a crash they are simply due.
     fn claim(
         &self,
         update: i64,
@@ -308,9 +309,9 @@ pub trait Store: Send + Sync {
         limit: u32,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<Delivery>>> + Send;
-    /// Record outcomes of claimed rows, and mark the claimed rows `begin` as `attempting`
-    /// (about to be sent; the attempt counted), in one transaction: committed before any of
-    /// them is sent.
+    /// Record outcomes of claimed rows (no longer held), and mark the claimed rows `begin` as
+    /// `attempting` (about to be sent; the attempt counted), in one transaction: committed
+    /// before any of them is sent.
     fn record(
         &self,
         outcomes: &[(i64, Outcome)],

@@ -2,8 +2,9 @@
 //! state change is a committed transaction); after a power loss the last commits may be
 //! lost, which can only cause a resend with the same Message-ID, never a lost message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -24,10 +25,40 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_2.sql"),
 ];
 
+/// The start of a query for due rows of a channel, as a claim hands them out (`?1`: now,
+/// `?2`: update, `?3`: channel).
+macro_rules! due_rows {
+    () => {
+        "SELECT id, channel, recipient_id, key, target, attempts + 1 AS attempts,
+           COALESCE(first_attempt_at, ?1) AS first_attempt_at, in_doubt, next_attempt_at
+         FROM deliveries WHERE update_id = ?2 AND channel = ?3 AND state IN ('pending', 'retry') "
+    };
+}
+
 /// The SQLite journal.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    held: Arc<Mutex<Held>>,
+}
+
+/// Rows this process claimed and has not recorded yet, per (update, channel).
+///
+/// A claim lives here, not in the journal: only one process sends an update (`start_run`
+/// refuses a second), so no other worker needs to see it, and a crash loses nothing (the rows
+/// were never sent and are still due). That saves one of a send's three journal writes.
+#[derive(Debug, Default)]
+struct Held {
+    lanes: HashMap<(i64, String), Lane>,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    ids: HashSet<i64>,
+    /// The last row claimed, as (next_attempt_at, id): the next claim starts after it, past
+    /// the rows still held. Forgotten when nothing is held, so that a row made due again at an
+    /// earlier point of that order (it can only tie in the same millisecond) is found then.
+    after: Option<(i64, i64)>,
 }
 
 impl SqliteStore {
@@ -48,9 +79,28 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore {
+            pool,
+            held: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().expect("the claims are never poisoned")
+    }
+
+    /// Rows recorded: no longer held by their lane.
+    fn release(&self, ids: impl Iterator<Item = i64>) {
+        let mut held = self.held();
+        for id in ids {
+            for lane in held.lanes.values_mut() {
+                if lane.ids.remove(&id) && lane.ids.is_empty() {
+                    lane.after = None;
+                }
+            }
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -384,35 +434,59 @@ impl Store for SqliteStore {
         now: jiff::Timestamp,
     ) -> Result<Vec<Delivery>> {
         let now = millis(now);
-        let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'claimed', updated_at = ?1
-             WHERE id IN (SELECT id FROM deliveries WHERE update_id = ?2 AND channel = ?3
-                          AND state IN ('pending', 'retry') AND next_attempt_at <= ?1
-                          ORDER BY next_attempt_at, id LIMIT ?4)
-             RETURNING id, channel, recipient_id, key, target, attempts + 1 AS attempts,
-               COALESCE(first_attempt_at, ?1) AS first_attempt_at, in_doubt",
-        )
-        .bind(now)
-        .bind(update)
-        .bind(channel)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut claimed = rows
-            .iter()
-            .map(|r| {
-                Ok(Delivery {
-                    id: r.try_get("id")?,
-                    channel: r.try_get("channel")?,
-                    recipient_id: r.try_get("recipient_id")?,
-                    key: r.try_get("key")?,
-                    target: r.try_get("target")?,
-                    attempts: r.try_get::<i64, _>("attempts")? as u32,
-                    first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
-                    in_doubt: r.try_get::<i64, _>("in_doubt")? != 0,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let lane = (update, channel.to_string());
+        let after = self.held().lanes.get(&lane).and_then(|l| l.after);
+        // Due rows in due order, starting after the last one handed out: first those due at
+        // that same millisecond, then the later ones (two index seeks; a single row-value
+        // comparison would step over every row still held).
+        let (after_at, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
+        let due = async |sql, wanted: usize| {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(update)
+                .bind(channel)
+                .bind(wanted as i64)
+                .bind(after_at)
+                .bind(after_id)
+                .fetch_all(&self.pool)
+                .await
+        };
+        let limit = limit as usize;
+        let mut rows = Vec::with_capacity(limit);
+        if after.is_some() {
+            let same_time = concat!(
+                due_rows!(),
+                "AND next_attempt_at = ?5 AND id > ?6 ORDER BY id LIMIT ?4"
+            );
+            rows = due(same_time, limit).await?;
+        }
+        if rows.len() < limit {
+            let later = concat!(
+                due_rows!(),
+                "AND next_attempt_at > ?5 AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?4"
+            );
+            rows.extend(due(later, limit - rows.len()).await?);
+        }
+        let mut held = self.held();
+        let lane = held.lanes.entry(lane).or_default();
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            lane.after = Some((r.try_get("next_attempt_at")?, id));
+            if !lane.ids.insert(id) {
+                continue; // held already: never hand out a row twice
+            }
+            claimed.push(Delivery {
+                id,
+                channel: r.try_get("channel")?,
+                recipient_id: r.try_get("recipient_id")?,
+                key: r.try_get("key")?,
+                target: r.try_get("target")?,
+                attempts: r.try_get::<i64, _>("attempts")? as u32,
+                first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
+                in_doubt: r.try_get::<i64, _>("in_doubt")? != 0,
+            });
+        }
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }
@@ -475,13 +549,14 @@ impl Store for SqliteStore {
                in_doubt = deliveries.in_doubt OR o.in_doubt,
                updated_at = ?1
              FROM o
-             WHERE deliveries.id = o.id AND (o.what <> 'begin' OR deliveries.state = 'claimed')",
+             WHERE deliveries.id = o.id AND (o.what <> 'begin' OR deliveries.state IN ('pending', 'retry'))",
         )
         .bind(millis(now))
         .bind(json(&rows))
         .bind(json(&begin))
         .execute(&self.pool)
         .await?;
+        self.release(outcomes.iter().map(|(id, _)| *id));
         Ok(())
     }
 
@@ -870,7 +945,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_row_is_begun_only_from_claimed() {
+    async fn a_late_begin_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (store, update) = planned(dir.path(), 1).await;
         let rows = store.claim(update.id, "hooks", 10, at(1)).await.unwrap();
@@ -886,5 +961,97 @@ mod tests {
         store.record(&[], &[rows[0].id], at(3)).await.unwrap();
         let c = &store.counts(update.id).await.unwrap()["hooks"];
         assert_eq!((c.sent, c.attempting), (1, 0));
+    }
+
+    fn ids(rows: &[Delivery]) -> Vec<i64> {
+        rows.iter().map(|d| d.id).collect()
+    }
+
+    #[tokio::test]
+    async fn claims_hand_out_each_due_row_once_while_it_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, update) = planned(dir.path(), 5).await;
+        let first = store.claim(update.id, "hooks", 2, at(1)).await.unwrap();
+        let second = store.claim(update.id, "hooks", 2, at(1)).await.unwrap();
+        let third = store.claim(update.id, "hooks", 2, at(1)).await.unwrap();
+        assert_eq!(ids(&first), [1, 2]);
+        assert_eq!(ids(&second), [3, 4]);
+        assert_eq!(ids(&third), [5]);
+        assert!(
+            store
+                .claim(update.id, "hooks", 2, at(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Row 1 is let go and due again at once; 2 is sent. While 3, 4 and 5 are held, the
+        // next claim hands out row 1 and nothing held.
+        let released = [
+            (1, Outcome::Released { at: at(1) }),
+            (2, Outcome::Sent { provider_id: None }),
+        ];
+        store.record(&[], &[2], at(1)).await.unwrap();
+        store.record(&released, &[], at(1)).await.unwrap();
+        assert_eq!(
+            ids(&store.claim(update.id, "hooks", 10, at(2)).await.unwrap()),
+            [1]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_row_due_again_at_the_same_millisecond_is_claimed_once_the_lane_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, update) = planned(dir.path(), 3).await;
+        // All three rows were planned at the same millisecond (at(0)).
+        let rows = store.claim(update.id, "hooks", 3, at(1)).await.unwrap();
+        assert_eq!(ids(&rows), [1, 2, 3]);
+        // Row 1 is let go, due at the millisecond it was planned: before the last row handed
+        // out in due order. Not found while 2 and 3 are held...
+        store
+            .record(&[(1, Outcome::Released { at: at(0) })], &[], at(1))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim(update.id, "hooks", 3, at(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.next_due(update.id, "hooks").await.unwrap(),
+            Some(at(0))
+        );
+        // ...but as soon as nothing is held (as the worker waits for when a claim is empty).
+        let sent = [
+            (2, Outcome::Sent { provider_id: None }),
+            (3, Outcome::Sent { provider_id: None }),
+        ];
+        store.record(&sent, &[], at(1)).await.unwrap();
+        assert_eq!(
+            ids(&store.claim(update.id, "hooks", 3, at(2)).await.unwrap()),
+            [1]
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_claimed_before_a_crash_are_due_for_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, update) = planned(dir.path(), 3).await;
+        let rows = store.claim(update.id, "hooks", 3, at(1)).await.unwrap();
+        store.record(&[], &[rows[0].id], at(1)).await.unwrap();
+        drop(store);
+
+        let url = format!("sqlite:{}", dir.path().join("crier.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let in_doubt = store
+            .recover(update.id, "hooks", true, at(2))
+            .await
+            .unwrap();
+        assert_eq!(in_doubt, ["key_0"], "only the row begun may have been sent");
+        let again = store.claim(update.id, "hooks", 10, at(3)).await.unwrap();
+        assert_eq!(ids(&again), [1, 2, 3]);
+        assert!(again[0].in_doubt && !again[1].in_doubt);
     }
 }
