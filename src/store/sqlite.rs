@@ -185,6 +185,9 @@ fn run_from(row: &SqliteRow) -> Result<Run> {
 
 /// Insert `deliveries` in one statement; rows whose key exists (already, or earlier in the
 /// same batch) are left alone, and their indexes returned.
+/// Journal rows inserted per statement while planning (7 parameters each; SQLite allows 32,766).
+const INSERT_ROWS: usize = 500;
+
 async fn insert_deliveries(
     tx: &mut Transaction<'_, Sqlite>,
     update: i64,
@@ -194,21 +197,31 @@ async fn insert_deliveries(
     if deliveries.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<[&str; 4]> = deliveries
-        .iter()
-        .map(|d| [d.channel.as_str(), &d.recipient_id, &d.key, &d.target])
-        .collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO deliveries (update_id, channel, recipient_id, key, target, state, next_attempt_at, updated_at)
-         SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, 'pending', ?2, ?2
-         FROM json_each(?3) AS j WHERE true
-         ON CONFLICT (key) DO NOTHING RETURNING key",
-    )
-    .bind(update)
-    .bind(now)
-    .bind(json(&rows))
-    .fetch_all(&mut **tx)
-    .await?;
+    // Plain parameters, many rows per statement: SQLite parses no JSON, and the statement of a
+    // full chunk is prepared once and cached.
+    let mut inserted = Vec::with_capacity(deliveries.len());
+    for chunk in deliveries.chunks(INSERT_ROWS) {
+        // Anonymous parameters only: sqlx looks each numbered one up by name, in a list as long
+        // as the statement.
+        let values = vec!["(?, ?, ?, ?, ?, 'pending', ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO deliveries (update_id, channel, recipient_id, key, target, state, next_attempt_at, updated_at)
+             VALUES {values} ON CONFLICT (key) DO NOTHING RETURNING key"
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for d in chunk {
+            query = query
+                .bind(update)
+                .bind(&d.channel)
+                .bind(&d.recipient_id)
+                .bind(&d.key)
+                .bind(&d.target)
+                .bind(now)
+                .bind(now);
+        }
+        let keys: Vec<String> = query.fetch_all(&mut **tx).await?;
+        inserted.extend(keys);
+    }
     let mut fresh: std::collections::HashSet<String> = inserted.into_iter().collect();
     Ok(deliveries
         .iter()
