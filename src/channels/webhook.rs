@@ -259,9 +259,11 @@ impl crate::delivery::transport::Transport for Webhooks {
         job: &crate::delivery::transport::Job<'_>,
     ) -> Result<Post, super::FormatError> {
         let m = job.rendered.message_for("webhook");
-        let body = match self.profile {
-            Profile::Crier => serde_json::to_vec(&event(m, &job.meta)),
-            Profile::Statuspage => serde_json::to_vec(&statuspage_event(m, &job.meta)),
+        // Sized for a typical event (2–3 KB), so it is not copied over and over as it grows.
+        let mut body = Vec::with_capacity(4096);
+        match self.profile {
+            Profile::Crier => serde_json::to_writer(&mut body, &event(m, &job.meta)),
+            Profile::Statuspage => serde_json::to_writer(&mut body, &statuspage_event(m, &job.meta)),
         }
         .expect("an event always serializes");
         let url = match (&self.url, &job.member.webhook_url) {
