@@ -263,7 +263,9 @@ impl crate::delivery::transport::Transport for Webhooks {
         let mut body = Vec::with_capacity(4096);
         match self.profile {
             Profile::Crier => serde_json::to_writer(&mut body, &event(m, &job.meta)),
-            Profile::Statuspage => serde_json::to_writer(&mut body, &statuspage_event(m, &job.meta)),
+            Profile::Statuspage => {
+                serde_json::to_writer(&mut body, &statuspage_event(m, &job.meta))
+            }
         }
         .expect("an event always serializes");
         let url = match (&self.url, &job.member.webhook_url) {

@@ -185,6 +185,70 @@ fn run_from(row: &SqliteRow) -> Result<Run> {
 
 /// Insert `deliveries` in one statement; rows whose key exists (already, or earlier in the
 /// same batch) are left alone, and their indexes returned.
+/// Journal rows written per statement by `record` (6 parameters each; SQLite allows 32,766).
+/// A worker's group has at most 512, so it is one statement.
+const RECORD_ROWS: usize = 1_024;
+
+/// A journal write of `record`: (id, what, next_attempt_at, last_error, provider_id, in_doubt).
+type RecordRow<'a> = (
+    i64,
+    &'a str,
+    Option<i64>,
+    Option<&'a str>,
+    Option<&'a str>,
+    bool,
+);
+
+/// The statement writing `rows` (at most [`RECORD_ROWS`]), padded with empty rows to a power
+/// of two so that a few prepared statements serve every group size.
+fn record_rows<'q>(
+    rows: &[RecordRow<'q>],
+    now: i64,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    let padded = rows.len().next_power_of_two().max(16);
+    let values = vec!["(?, ?, ?, ?, ?, ?)"; padded].join(", ");
+    let sql = format!(
+        "WITH o (id, what, at, error, provider_id, in_doubt) AS MATERIALIZED (VALUES {values})
+         UPDATE deliveries SET
+           state = CASE o.what
+             WHEN 'begin' THEN 'attempting'
+             WHEN 'released' THEN CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END
+             ELSE o.what END,
+           attempts = attempts + (o.what = 'begin'),
+           first_attempt_at = CASE WHEN o.what = 'begin'
+             THEN COALESCE(first_attempt_at, ?) ELSE first_attempt_at END,
+           next_attempt_at = COALESCE(o.at, next_attempt_at),
+           last_error = COALESCE(o.error, last_error),
+           provider_id = CASE WHEN o.what = 'sent' THEN o.provider_id ELSE deliveries.provider_id END,
+           sent_at = CASE WHEN o.what = 'sent' THEN ? ELSE sent_at END,
+           in_doubt = deliveries.in_doubt OR o.in_doubt,
+           updated_at = ?
+         FROM o
+         WHERE deliveries.id = o.id
+           AND (o.what <> 'begin' OR deliveries.state IN ('pending', 'retry'))"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows {
+        query = query
+            .bind(row.0)
+            .bind(row.1)
+            .bind(row.2)
+            .bind(row.3)
+            .bind(row.4)
+            .bind(row.5);
+    }
+    for _ in rows.len()..padded {
+        query = query
+            .bind(None::<i64>)
+            .bind("")
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .bind(None::<&str>)
+            .bind(false);
+    }
+    query.bind(now).bind(now).bind(now)
+}
+
 /// Journal rows inserted per statement while planning (7 parameters each; SQLite allows 32,766).
 const INSERT_ROWS: usize = 500;
 
@@ -511,17 +575,14 @@ impl Store for SqliteStore {
         now: jiff::Timestamp,
     ) -> Result<()> {
         // One statement (so one transaction, and one trip to the connection's thread) for the
-        // whole group: the ids to begin, and each outcome as
-        // [id, what, next_attempt_at, last_error, provider_id, in_doubt].
-        type Row<'a> = (
-            i64,
-            &'a str,
-            Option<i64>,
-            Option<&'a str>,
-            Option<&'a str>,
-            bool,
+        // whole group, `what` being `begin` for a row about to be sent; plain parameters, so
+        // SQLite parses no JSON.
+        let mut rows: Vec<RecordRow<'_>> = Vec::with_capacity(begin.len() + outcomes.len());
+        rows.extend(
+            begin
+                .iter()
+                .map(|id| (*id, "begin", None, None, None, false)),
         );
-        let mut rows: Vec<Row<'_>> = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
             rows.push(match outcome {
                 Outcome::Sent { provider_id } => {
@@ -538,37 +599,19 @@ impl Store for SqliteStore {
                 Outcome::Released { at } => (*id, "released", Some(millis(*at)), None, None, false),
             });
         }
-        if rows.is_empty() && begin.is_empty() {
+        if rows.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "WITH o (id, what, at, error, provider_id, in_doubt) AS MATERIALIZED (
-               SELECT value, 'begin', NULL, NULL, NULL, 0 FROM json_each(?3)
-               UNION ALL
-               SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
-               FROM json_each(?2))
-             UPDATE deliveries SET
-               state = CASE o.what
-                 WHEN 'begin' THEN 'attempting'
-                 WHEN 'released' THEN CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END
-                 ELSE o.what END,
-               attempts = attempts + (o.what = 'begin'),
-               first_attempt_at = CASE WHEN o.what = 'begin'
-                 THEN COALESCE(first_attempt_at, ?1) ELSE first_attempt_at END,
-               next_attempt_at = COALESCE(o.at, next_attempt_at),
-               last_error = COALESCE(o.error, last_error),
-               provider_id = CASE WHEN o.what = 'sent' THEN o.provider_id ELSE deliveries.provider_id END,
-               sent_at = CASE WHEN o.what = 'sent' THEN ?1 ELSE sent_at END,
-               in_doubt = deliveries.in_doubt OR o.in_doubt,
-               updated_at = ?1
-             FROM o
-             WHERE deliveries.id = o.id AND (o.what <> 'begin' OR deliveries.state IN ('pending', 'retry'))",
-        )
-        .bind(millis(now))
-        .bind(json(&rows))
-        .bind(json(&begin))
-        .execute(&self.pool)
-        .await?;
+        let now = millis(now);
+        if rows.len() <= RECORD_ROWS {
+            record_rows(&rows, now).execute(&self.pool).await?;
+        } else {
+            let mut tx = self.pool.begin().await?;
+            for chunk in rows.chunks(RECORD_ROWS) {
+                record_rows(chunk, now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
         self.release(outcomes.iter().map(|(id, _)| *id));
         Ok(())
     }
@@ -1066,5 +1109,24 @@ mod tests {
         let again = store.claim(update.id, "hooks", 10, at(3)).await.unwrap();
         assert_eq!(ids(&again), [1, 2, 3]);
         assert!(again[0].in_doubt && !again[1].in_doubt);
+    }
+
+    #[tokio::test]
+    async fn a_group_larger_than_one_statement_is_recorded_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = RECORD_ROWS + 100;
+        let (store, update) = planned(dir.path(), n).await;
+        let rows = store
+            .claim(update.id, "hooks", n as u32, at(1))
+            .await
+            .unwrap();
+        store.record(&[], &ids(&rows), at(2)).await.unwrap();
+        let sent: Vec<(i64, Outcome)> = rows
+            .iter()
+            .map(|d| (d.id, Outcome::Sent { provider_id: None }))
+            .collect();
+        store.record(&sent, &[], at(3)).await.unwrap();
+        let c = &store.counts(update.id).await.unwrap()["hooks"];
+        assert_eq!((c.sent, c.attempting, c.pending), (n as u64, 0, 0));
     }
 }
