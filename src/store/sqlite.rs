@@ -183,8 +183,6 @@ fn run_from(row: &SqliteRow) -> Result<Run> {
     })
 }
 
-/// Insert `deliveries` in one statement; rows whose key exists (already, or earlier in the
-/// same batch) are left alone, and their indexes returned.
 /// Journal rows written per statement by `record` (6 parameters each; SQLite allows 32,766).
 /// A worker's group has at most 512, so it is one statement.
 const RECORD_ROWS: usize = 1_024;
@@ -252,6 +250,8 @@ fn record_rows<'q>(
 /// Journal rows inserted per statement while planning (7 parameters each; SQLite allows 32,766).
 const INSERT_ROWS: usize = 500;
 
+/// Insert `deliveries` (in `tx`); rows whose key exists (already, or earlier in the same batch)
+/// are left alone, and their indexes returned.
 async fn insert_deliveries(
     tx: &mut Transaction<'_, Sqlite>,
     update: i64,
