@@ -64,6 +64,14 @@ pub enum Command {
     #[command(after_help = "Examples:\n  crier status INC-42\n  crier status --json")]
     Status(StatusArgs),
 
+    /// Incidents and their timelines: every update, who approved and sent it, and what it
+    /// reached on each channel.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  crier incident list\n  crier incident show INC-42\n  crier incident show INC-42 --json"
+    )]
+    Incident(IncidentCommand),
+
     /// Stop all sending (for one incident, or everything) within a second, from any terminal.
     #[command(after_help = "Examples:\n  crier halt INC-42\n  crier halt")]
     Halt(ScopeArgs),
@@ -125,6 +133,35 @@ pub struct BlastArgs {
 pub struct StatusArgs {
     /// The incident (default: the one updated last).
     pub incident: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Every incident, the most recently started first: status, impact, title, start, updates.
+    #[command(after_help = "Examples:\n  crier incident list\n  crier incident list --json")]
+    List(ListArgs),
+    /// One incident's timeline: each update with its kind, status, values, approved wording,
+    /// who sent it and when, and its deliveries per channel.
+    #[command(
+        after_help = "Examples:\n  crier incident show INC-42\n  crier incident show INC-42 --json"
+    )]
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The incident, like `INC-42`.
+    pub incident: String,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,

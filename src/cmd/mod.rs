@@ -7,6 +7,7 @@ mod blast;
 mod check;
 mod deliver;
 mod halt;
+mod incident;
 mod init;
 mod preview;
 mod retry;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Script(args) => script::run(config, &args),
         Command::Blast(args) => blast::run(config, &args),
         Command::Status(args) => status::run(config, &args),
+        Command::Incident(command) => incident::run(config, &command),
         Command::Halt(args) => halt::halt(config, &args),
         Command::Resume(args) => halt::resume(config, &args),
         Command::Retry(args) => retry::run(config, &args),

@@ -257,6 +257,8 @@ pub trait Store: Send + Sync {
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
     fn incident(&self, id: &str) -> impl Future<Output = Result<Option<IncidentRow>>> + Send;
+    /// Every incident, the most recently started first.
+    fn incidents(&self) -> impl Future<Output = Result<Vec<IncidentRow>>> + Send;
     /// The incident with its timeline, as templates see it.
     fn incident_with_timeline(
         &self,

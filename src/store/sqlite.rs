@@ -336,6 +336,13 @@ impl Store for SqliteStore {
         row.as_ref().map(incident_from).transpose()
     }
 
+    async fn incidents(&self) -> Result<Vec<IncidentRow>> {
+        let rows = sqlx::query("SELECT * FROM incidents ORDER BY started_at DESC, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(incident_from).collect()
+    }
+
     async fn incident_with_timeline(&self, id: &str) -> Result<Option<Incident>> {
         let Some(i) = self.incident(id).await? else {
             return Ok(None);

@@ -110,3 +110,70 @@ fn dry_run_counts_and_sends_nothing() {
     );
     assert!(!p.root().join("outbox").exists());
 }
+
+#[test]
+fn incident_show_tells_the_timeline_with_what_each_update_reached() {
+    let p = Project::init();
+    assert!(p.crier(&[&BLAST[..], &["--yes"]].concat()).status.success());
+    let update = p.crier(&[
+        "blast",
+        "update",
+        "--incident",
+        "DEMO-1",
+        "--status",
+        "identified",
+        "--set",
+        "progress=We found the cause.",
+        "--set",
+        "next_update=in 30 minutes",
+        "--yes",
+    ]);
+    assert!(update.status.success(), "{}", stderr(&update));
+
+    let list = p.crier(&["incident", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let line = stdout(&list)
+        .lines()
+        .find(|l| l.starts_with("DEMO-1"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains("identified"), "{line}");
+    assert!(line.ends_with("      2  Checkout is failing"), "{line}");
+
+    let show = p.crier(&["incident", "show", "DEMO-1"]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    assert!(
+        text.starts_with("DEMO-1 — Checkout is failing\n  identified, major impact"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n#1 outage-notice (investigating) — "),
+        "{text}"
+    );
+    assert!(text.contains("\n#2 update (identified) — "), "{text}");
+    assert!(
+        text.contains("  values: next_update=in 30 minutes, progress=We found the cause.\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("  file             6 sent, 0 failed, 0 not sent yet\n")
+            .count(),
+        2,
+        "{text}"
+    );
+
+    let json = p.crier(&["incident", "show", "DEMO-1", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["incident"]["status"], "identified");
+    let updates = json["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[1]["kind"], "update");
+    assert_eq!(updates[1]["deliveries"]["file"]["sent"], 6);
+    assert_eq!(updates[0]["content_sha256"].as_str().unwrap().len(), 64);
+
+    let missing = p.crier(&["incident", "show", "INC-404"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("there is no incident `INC-404`"));
+    assert!(stderr(&missing).contains("`crier incident list` shows every incident crier knows"));
+}
