@@ -312,12 +312,12 @@ async fn summary(
     for (channel, c) in &counts {
         failed += c.failed;
         skipped += c.skipped;
-        unfinished += c.pending + c.attempting + c.retry;
+        unfinished += c.unsent();
         println!(
             "  {channel:<16} {:>7} sent  {:>5} failed  {:>5} not sent yet",
             c.sent,
-            c.failed + c.skipped,
-            c.pending + c.attempting + c.retry
+            c.undelivered(),
+            c.unsent()
         );
     }
     if let Some(p) = planned

@@ -138,8 +138,8 @@ async fn show<S: Store>(project: &Project, store: &S, args: &ShowArgs) -> anyhow
             println!(
                 "  {channel:<16} {} sent, {} failed, {} not sent yet",
                 c.sent,
-                c.failed + c.skipped,
-                c.pending + c.attempting + c.retry
+                c.undelivered(),
+                c.unsent()
             );
         }
     }

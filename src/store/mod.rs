@@ -192,9 +192,19 @@ impl Counts {
         self.pending + self.attempting + self.sent + self.retry + self.failed + self.skipped
     }
 
+    /// Rows not sent yet: due, being sent, or waiting to retry.
+    pub fn unsent(&self) -> u64 {
+        self.pending + self.attempting + self.retry
+    }
+
+    /// Rows that will not be delivered: failed or skipped for good.
+    pub fn undelivered(&self) -> u64 {
+        self.failed + self.skipped
+    }
+
     /// Nothing left to do: every row sent, failed or skipped.
     pub fn finished(&self) -> bool {
-        self.pending + self.attempting + self.retry == 0
+        self.unsent() == 0
     }
 }
 

@@ -263,7 +263,7 @@ async fn insert_deliveries(
     }
     // Plain parameters, many rows per statement: SQLite parses no JSON, and the statement of a
     // full chunk is prepared once and cached.
-    let mut inserted = Vec::with_capacity(deliveries.len());
+    let mut fresh = HashSet::with_capacity(deliveries.len());
     for chunk in deliveries.chunks(INSERT_ROWS) {
         // Anonymous parameters only: sqlx looks each numbered one up by name, in a list as long
         // as the statement.
@@ -284,9 +284,8 @@ async fn insert_deliveries(
                 .bind(now);
         }
         let keys: Vec<String> = query.fetch_all(&mut **tx).await?;
-        inserted.extend(keys);
+        fresh.extend(keys);
     }
-    let mut fresh: std::collections::HashSet<String> = inserted.into_iter().collect();
     Ok(deliveries
         .iter()
         .enumerate()
