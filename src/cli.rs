@@ -72,6 +72,23 @@ pub enum Command {
     )]
     Incident(IncidentCommand),
 
+    /// Schedule a blast for later (read in the company's time zone), list schedules, or cancel
+    /// one. The preflight runs now and again when due; `crier worker` or `crier run-due` sends it.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  crier schedule follow-up --incident INC-42 --at \"tomorrow 10:00\" --set summary_of_cause=\"…\" --set changes=\"…\"\n  crier schedule update --incident INC-42 --at +30m --set progress=\"…\" --set next_update=\"in 30 minutes\"\n  crier schedule list\n  crier schedule cancel 3"
+    )]
+    Schedule(ScheduleArgs),
+
+    /// Run continuously: send due schedules, finish retries of finished blasts, remind the
+    /// people on duty of promised updates. Stops cleanly on SIGTERM or Ctrl-C.
+    #[command(after_help = "Example:\n  crier worker\n\nA systemd unit and a cron line are in the README.")]
+    Worker(WorkerArgs),
+
+    /// One pass of `crier worker`, for cron or a systemd timer; safe while a worker runs.
+    #[command(after_help = "Example (cron, every minute):\n  * * * * * cd /srv/status-comms && crier run-due")]
+    RunDue(WorkerArgs),
+
     /// Stop all sending (for one incident, or everything) within a second, from any terminal.
     #[command(after_help = "Examples:\n  crier halt INC-42\n  crier halt")]
     Halt(ScopeArgs),
@@ -118,6 +135,16 @@ pub struct BlastArgs {
     /// customer channel.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub channels: Option<Vec<String>>,
+    /// When the next customer update is due (`90s`, `30m`, `2h`); fills the kind's
+    /// `next_update`. Default: the kind's `next_update`, else `[promises] default` (60m).
+    #[arg(long, value_name = "DURATION")]
+    pub next_update_in: Option<String>,
+    /// A slot value of the follow-up this resolution schedules, NAME=VALUE; repeat for each.
+    #[arg(long = "follow-up-set", value_name = "NAME=VALUE")]
+    pub follow_up_sets: Vec<String>,
+    /// Do not schedule the follow-up when this resolves the incident.
+    #[arg(long)]
+    pub no_follow_up: bool,
     /// Check everything and show what would be sent; send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -128,6 +155,66 @@ pub struct BlastArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub command: Option<ScheduleCommand>,
+    #[command(flatten)]
+    pub new: NewScheduleArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every schedule with its kind, incident, due time and state (pending, sending, sent,
+    /// cancelled, failed).
+    #[command(after_help = "Examples:\n  crier schedule list\n  crier schedule list --json")]
+    List(ScheduleListArgs),
+    /// Call off a pending schedule.
+    #[command(after_help = "Example:\n  crier schedule cancel 3")]
+    Cancel(CancelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewScheduleArgs {
+    /// The message kind: a file name in templates/ without `.toml`.
+    pub kind: Option<String>,
+    /// The incident it belongs to.
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// When: `tomorrow 10:00`, `next monday 09:00`, `in 24h`, `+2h` or RFC 3339, in the
+    /// company's time zone.
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+    /// A slot value, NAME=VALUE; repeat for each slot.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// Only recipients in this segment.
+    #[arg(long, value_name = "SEGMENT")]
+    pub audience: Option<String>,
+    /// Only these channels, comma-separated. Default: every customer channel when it is due.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub channels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleListArgs {
+    /// Only this incident's schedules.
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The schedule's id, as `crier schedule list` shows it.
+    pub id: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {}
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

@@ -25,7 +25,26 @@ pub struct Config {
     pub channels_dir: PathBuf,
     pub audience_path: PathBuf,
     pub store_url: String,
-    pub follow_up_after: String,
+    /// When the follow-up goes out after a resolution; `None`: not scheduled automatically.
+    pub follow_up_after: Option<String>,
+    pub promises: Promises,
+    /// How often `crier worker` looks for due work.
+    pub poll: std::time::Duration,
+}
+
+/// `[promises]`: when the next customer update is due, and what happens when it is missed.
+#[derive(Debug, Clone)]
+pub struct Promises {
+    /// The next update promised by a blast that names none, while the incident is open.
+    pub default: jiff::SignedDuration,
+    /// The people on duty are nudged this long before a promised update is due.
+    pub nudge_before: jiff::SignedDuration,
+    /// Send the holding update when a promise is missed by `holding_after`.
+    pub auto_holding_update: bool,
+    pub holding_after: jiff::SignedDuration,
+    /// The kind sent as the holding update, and its slot values.
+    pub holding_kind: String,
+    pub holding_set: std::collections::BTreeMap<String, String>,
 }
 
 /// `[company]`: who is speaking, and where customers get help.
@@ -68,6 +87,10 @@ struct RawConfig {
     follow_up_after: Spanned<String>,
     company: RawCompany,
     #[serde(default)]
+    promises: RawPromises,
+    #[serde(default)]
+    worker: RawWorker,
+    #[serde(default)]
     audience: Audience,
     #[serde(default)]
     store: Store,
@@ -86,6 +109,80 @@ struct RawCompany {
     signature: String,
     #[serde(default = "default_spanned_zone")]
     time_zone: Spanned<String>,
+}
+
+/// `[promises]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPromises {
+    #[serde(default = "default_promise")]
+    default: Spanned<String>,
+    #[serde(default = "default_nudge_before")]
+    nudge_before: Spanned<String>,
+    #[serde(default)]
+    auto_holding_update: bool,
+    #[serde(default = "default_holding_after")]
+    holding_after: Spanned<String>,
+    #[serde(default = "default_holding_kind")]
+    holding_kind: String,
+    #[serde(default = "default_holding_set")]
+    holding_set: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for RawPromises {
+    fn default() -> Self {
+        RawPromises {
+            default: default_promise(),
+            nudge_before: default_nudge_before(),
+            auto_holding_update: false,
+            holding_after: default_holding_after(),
+            holding_kind: default_holding_kind(),
+            holding_set: default_holding_set(),
+        }
+    }
+}
+
+fn default_promise() -> Spanned<String> {
+    Spanned::new(0..0, "60m".into())
+}
+fn default_nudge_before() -> Spanned<String> {
+    Spanned::new(0..0, "10m".into())
+}
+fn default_holding_after() -> Spanned<String> {
+    Spanned::new(0..0, "5m".into())
+}
+fn default_holding_kind() -> String {
+    "update".into()
+}
+/// The holding update's words: honest that there is no news, and that we have not gone away.
+fn default_holding_set() -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (
+            "progress".to_string(),
+            "We're still working on this. We don't have news to share yet, and we haven't forgotten you.".to_string(),
+        ),
+        ("next_update".to_string(), "in 30 minutes".to_string()),
+    ])
+}
+
+/// `[worker]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorker {
+    #[serde(default = "default_poll")]
+    poll: Spanned<String>,
+}
+
+impl Default for RawWorker {
+    fn default() -> Self {
+        RawWorker {
+            poll: default_poll(),
+        }
+    }
+}
+
+fn default_poll() -> Spanned<String> {
+    Spanned::new(0..0, "1s".into())
 }
 
 fn default_spanned_zone() -> Spanned<String> {
@@ -185,9 +282,30 @@ impl Config {
                 Diagnostic::new(e)
                     .at(at(raw.follow_up_after.span()))
                     .field("follow_up_after")
-                    .hint("use a duration like `24h` or a moment like `next business day 10:00`"),
+                    .hint("use a duration like `24h`, a moment like `next business day 10:00`, or `off`"),
             );
         }
+        let mut duration = |value: &Spanned<String>, field: &str| {
+            time::parse_duration(value.get_ref()).unwrap_or_else(|e| {
+                problems.push(
+                    Diagnostic::new(e.to_string())
+                        .at(at(value.span()))
+                        .field(field),
+                );
+                jiff::SignedDuration::from_secs(60)
+            })
+        };
+        let promises = Promises {
+            default: duration(&raw.promises.default, "promises.default"),
+            nudge_before: duration(&raw.promises.nudge_before, "promises.nudge_before"),
+            auto_holding_update: raw.promises.auto_holding_update,
+            holding_after: duration(&raw.promises.holding_after, "promises.holding_after"),
+            holding_kind: raw.promises.holding_kind,
+            holding_set: raw.promises.holding_set,
+        };
+        let poll = duration(&raw.worker.poll, "worker.poll")
+            .unsigned_abs()
+            .max(std::time::Duration::from_millis(100));
         // `crier.toml` in the current folder: keep paths relative, as the operator writes them.
         let root = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         let config = Config {
@@ -196,7 +314,10 @@ impl Config {
             channels_dir: root.join(&raw.channels),
             audience_path: root.join(&raw.audience.path),
             store_url: raw.store.url,
-            follow_up_after: raw.follow_up_after.into_inner(),
+            follow_up_after: Some(raw.follow_up_after.into_inner())
+                .filter(|v| !matches!(v.trim(), "off" | "never")),
+            promises,
+            poll,
             company: Company {
                 name: raw.company.name,
                 support_phone: raw.company.support_phone,
@@ -212,6 +333,19 @@ impl Config {
             Ok(config)
         } else {
             Err(problems)
+        }
+    }
+}
+
+impl Config {
+    /// When the follow-up of an incident resolved at `resolved` is due, if one is scheduled
+    /// automatically: `follow_up_after` after it (`24h`), or the moment it names from then
+    /// (`next business day 10:00`, in the company's zone).
+    pub fn follow_up_at(&self, resolved: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        let after = self.follow_up_after.as_deref()?;
+        match time::parse_duration(after) {
+            Ok(d) => resolved.checked_add(d).ok(),
+            Err(_) => time::parse_moment(after, resolved, &self.time_zone).ok(),
         }
     }
 }
@@ -235,7 +369,7 @@ pub fn check_url(value: &str) -> Result<url::Url, String> {
 }
 
 fn check_follow_up(value: &str, tz: &jiff::tz::TimeZone) -> Result<(), String> {
-    if time::parse_duration(value).is_ok() {
+    if matches!(value.trim(), "off" | "never") || time::parse_duration(value).is_ok() {
         return Ok(());
     }
     time::parse_moment(value, jiff::Timestamp::now(), tz)
@@ -267,7 +401,12 @@ time_zone = "Europe/Berlin"
         let c = load(GOOD).unwrap();
         assert_eq!(c.store_url, "sqlite:crier.db");
         assert!(c.templates_dir.ends_with("templates"));
-        assert_eq!(c.follow_up_after, "next business day 10:00");
+        assert_eq!(
+            c.follow_up_after.as_deref(),
+            Some("next business day 10:00")
+        );
+        assert_eq!(c.promises.default, jiff::SignedDuration::from_mins(60));
+        assert_eq!(c.poll, std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -143,6 +143,11 @@ impl Diagnostics {
         self.0.iter()
     }
 
+    /// Every problem, changed by `f` (to say in which context it was found).
+    pub fn map(self, f: impl FnMut(Diagnostic) -> Diagnostic) -> Diagnostics {
+        Diagnostics(self.0.into_iter().map(f).collect())
+    }
+
     /// `Ok(value)` when nothing was found, else the whole list as an error.
     pub fn into_result<T>(self, value: T) -> Result<T, Invalid> {
         if self.is_empty() {

@@ -11,6 +11,8 @@ pub mod config;
 pub mod delivery;
 pub mod diag;
 pub mod digest;
+pub mod due;
+pub mod lifecycle;
 pub mod preview;
 pub mod project;
 pub mod script;

@@ -35,6 +35,9 @@ pub struct Delivery {
     /// The journal's counts of this update, when the caller has just taken them (a count is a
     /// scan of the journal: not done twice on a large blast).
     pub counted: Option<BTreeMap<String, Counts>>,
+    /// For a person at a terminal: live progress, a summary, and waiting for retries. `false`
+    /// (the worker): none of it; rows due to retry later are left for its next pass.
+    pub attended: bool,
 }
 
 /// The channels of `update`, as configured now; a channel that no longer exists is an error.
@@ -90,6 +93,7 @@ pub async fn continue_update(
         plan: true,
         stop: crate::delivery::blast::stop_on_signals(),
         counted: None,
+        attended: true,
     })
     .await
 }
@@ -178,6 +182,7 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
         halted: Arc::new(AtomicBool::new(false)),
         planning: Arc::new(AtomicBool::new(d.plan && !d.update.planned)),
         planned: Arc::default(),
+        wait_retries: d.attended,
     });
     let stats: BTreeMap<String, Arc<Stats>> = d
         .channels
@@ -188,17 +193,25 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
     // count of the journal is a scan, and would hold up the sends on a large blast).
     let before = match &d.counted {
         Some(counts) => counts.clone(),
-        None => d.store.counts(d.update.id).await?,
+        None if d.attended => d.store.counts(d.update.id).await?,
+        None => BTreeMap::new(),
     };
     let planner = spawn_planner(d, &blast, &stats);
-    let progress = tokio::spawn(progress(blast.clone(), stats.clone(), before));
+    let progress = d
+        .attended
+        .then(|| tokio::spawn(progress(blast.clone(), stats.clone(), before)));
     let reports = blast::send(blast.clone(), built, &stats).await;
     let planned = match planner {
         Some(p) => Some(p.await.expect("the planner never panics")?),
         None => None,
     };
-    progress.abort();
+    if let Some(p) = progress {
+        p.abort();
+    }
     let reports = reports?;
+    if !d.attended {
+        return Ok(ExitCode::SUCCESS);
+    }
     let in_doubt: usize = reports.values().map(|r| r.in_doubt.len()).sum();
     summary(d, planned.as_ref(), in_doubt, outbox.as_deref()).await
 }

@@ -95,7 +95,8 @@ async fn show<S: Store>(project: &Project, store: &S, args: &ShowArgs) -> anyhow
         timeline.push(Shown { update, deliveries });
     }
     if args.json {
-        let value = serde_json::json!({ "incident": incident, "updates": timeline });
+        let schedules = store.schedules(Some(&incident.id)).await?;
+        let value = serde_json::json!({ "incident": incident, "updates": timeline, "schedules": schedules });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -134,6 +135,9 @@ async fn show<S: Store>(project: &Project, store: &S, args: &ShowArgs) -> anyhow
             let values: Vec<String> = u.slots.iter().map(|(k, v)| format!("{k}={v}")).collect();
             println!("  values: {}", values.join(", "));
         }
+        if let Some(at) = u.next_update_at {
+            println!("  promised the next update for {}", display_moment(at, now, tz));
+        }
         for (channel, c) in deliveries {
             println!(
                 "  {channel:<16} {} sent, {} failed, {} not sent yet",
@@ -145,6 +149,13 @@ async fn show<S: Store>(project: &Project, store: &S, args: &ShowArgs) -> anyhow
     }
     if timeline.is_empty() {
         println!("\nNothing has been sent for this incident yet.");
+    }
+    let schedules = store.schedules(Some(&incident.id)).await?;
+    if !schedules.is_empty() {
+        println!("\nScheduled:");
+        for s in &schedules {
+            println!("  {}", super::schedule::line(s, now, tz));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

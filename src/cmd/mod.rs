@@ -5,14 +5,16 @@ mod approvals;
 mod approve;
 mod blast;
 mod check;
-mod deliver;
+pub(crate) mod deliver;
 mod halt;
 mod incident;
 mod init;
 mod preview;
 mod retry;
+mod schedule;
 mod script;
 mod status;
+mod worker;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,6 +38,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Blast(args) => blast::run(config, &args),
         Command::Status(args) => status::run(config, &args),
         Command::Incident(command) => incident::run(config, &command),
+        Command::Schedule(args) => schedule::run(config, &args),
+        Command::Worker(_) => worker::run(config, worker::Mode::Forever),
+        Command::RunDue(_) => worker::run(config, worker::Mode::Once),
         Command::Halt(args) => halt::halt(config, &args),
         Command::Resume(args) => halt::resume(config, &args),
         Command::Retry(args) => retry::run(config, &args),

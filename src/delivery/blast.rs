@@ -181,6 +181,13 @@ async fn keep_fresh<S: Store + 'static>(blast: Arc<Blast<S>>) {
 
 /// Flags a caller sets up once: stop on Ctrl-C / SIGTERM.
 pub fn stop_on_signals() -> Arc<AtomicBool> {
+    stop_on_signals_saying(
+        "stopping: finishing the messages in flight; run the same command again to continue",
+    )
+}
+
+/// [`stop_on_signals`], printing `message` when a signal comes.
+pub fn stop_on_signals_saying(message: &'static str) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     tokio::spawn(async move {
@@ -198,9 +205,7 @@ pub fn stop_on_signals() -> Arc<AtomicBool> {
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
         flag.store(true, Ordering::Relaxed);
-        eprintln!(
-            "\nstopping: finishing the messages in flight; run the same command again to continue"
-        );
+        eprintln!("\n{message}");
     });
     stop
 }

@@ -100,6 +100,9 @@ pub struct Blast<S> {
     /// Told each time the planner commits rows (and when it is done), so workers waiting for
     /// rows start at once.
     pub planned: Arc<tokio::sync::Notify>,
+    /// Wait for rows due to retry later (a blast); `false`: end when nothing is due now, and
+    /// leave later retries to the next pass (`crier worker`, `crier run-due`).
+    pub wait_retries: bool,
 }
 
 /// Live counts of one channel, for progress display.
@@ -270,6 +273,9 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
                 None => {
                     let planned = lane.blast.planned.notified();
                     let _ = tokio::time::timeout(Duration::from_millis(20), planned).await;
+                }
+                Some(_) if !lane.blast.wait_retries && !lane.blast.planning.load(Ordering::Acquire) => {
+                    return Ok(());
                 }
                 Some(at) => wait_until(at, &lane.blast.stop).await,
             }

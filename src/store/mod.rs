@@ -75,6 +75,104 @@ pub struct NewUpdate {
     pub audience: Option<String>,
     pub headline: String,
     pub summary: String,
+    /// When the next customer update is due, as this one promises.
+    pub next_update_at: Option<jiff::Timestamp>,
+}
+
+/// An update to add, with what it does to its incident: all of it is one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Telling<'a> {
+    /// The incident's facts after this update.
+    pub incident: &'a IncidentRow,
+    pub update: &'a NewUpdate,
+    /// Schedule this too (the follow-up of a resolution), unless the incident has a pending
+    /// schedule of the same kind and origin already.
+    pub follow_up: Option<&'a NewSchedule>,
+    /// Cancel the incident's pending follow-ups (it reopens).
+    pub cancel_follow_ups: bool,
+}
+
+/// What [`Store::tell`] did.
+#[derive(Debug, Clone)]
+pub struct Told {
+    pub update: Update,
+    /// The same command made this update before: nothing was changed now.
+    pub continued: bool,
+    pub scheduled: Option<Schedule>,
+    pub cancelled: Vec<Schedule>,
+}
+
+/// Where a schedule stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleState {
+    /// Waiting for its time.
+    Pending,
+    /// Due and turned into an update, which is being sent.
+    Sending,
+    Sent,
+    Cancelled,
+    /// Its preflight failed when due: nothing was sent.
+    Failed,
+}
+
+impl ScheduleState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScheduleState::Pending => "pending",
+            ScheduleState::Sending => "sending",
+            ScheduleState::Sent => "sent",
+            ScheduleState::Cancelled => "cancelled",
+            ScheduleState::Failed => "failed",
+        }
+    }
+}
+
+/// Who made a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// `crier schedule`.
+    Operator,
+    /// The follow-up a resolution schedules (`follow_up_after`).
+    Resolution,
+}
+
+/// A blast to run later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSchedule {
+    pub incident_id: String,
+    pub kind: String,
+    pub slots: BTreeMap<String, String>,
+    /// `None`: every customer channel configured when it is due.
+    pub channels: Option<Vec<String>>,
+    pub audience: Option<String>,
+    pub due_at: jiff::Timestamp,
+    /// The time as written (`tomorrow 10:00`, `next business day 10:00`).
+    pub typed: String,
+    pub origin: Origin,
+    pub created_by: String,
+}
+
+/// A scheduled blast, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schedule {
+    pub id: i64,
+    pub incident_id: String,
+    pub kind: String,
+    pub slots: BTreeMap<String, String>,
+    pub channels: Option<Vec<String>>,
+    pub audience: Option<String>,
+    pub due_at: jiff::Timestamp,
+    pub typed: String,
+    pub state: ScheduleState,
+    pub origin: Origin,
+    pub created_by: String,
+    pub created_at: jiff::Timestamp,
+    /// The update it became, once due.
+    pub update_id: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
 }
 
 /// An update on the timeline.
@@ -99,6 +197,8 @@ pub struct Update {
     pub planned: bool,
     /// Audience rows consumed so far, to resume planning after a crash.
     pub planned_rows: u64,
+    /// When the next customer update is due, as this one promised.
+    pub next_update_at: Option<jiff::Timestamp>,
 }
 
 /// A journal row to create.
@@ -260,12 +360,11 @@ impl IncidentRow {
 
 /// The journal. Every method is one transaction.
 pub trait Store: Send + Sync {
-    /// Create or update the incident's facts.
-    fn put_incident(
-        &self,
-        incident: &IncidentRow,
-        now: jiff::Timestamp,
-    ) -> impl Future<Output = Result<()>> + Send;
+    /// Add an update to the timeline (next sequence number) with its effects on the incident,
+    /// in one transaction; or, when the same command (same fingerprint) made the incident's
+    /// latest update, return that one and change nothing.
+    fn tell(&self, t: Telling<'_>, now: jiff::Timestamp)
+    -> impl Future<Output = Result<Told>> + Send;
     fn incident(&self, id: &str) -> impl Future<Output = Result<Option<IncidentRow>>> + Send;
     /// Every incident, the most recently started first.
     fn incidents(&self) -> impl Future<Output = Result<Vec<IncidentRow>>> + Send;
@@ -274,25 +373,16 @@ pub trait Store: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Incident>>> + Send;
-    /// The update of `incident` made by the same command (same fingerprint), if any.
-    fn find_update(
-        &self,
-        incident: &str,
-        fingerprint: &str,
-    ) -> impl Future<Output = Result<Option<Update>>> + Send;
-    /// Append an update to the timeline (next sequence number).
-    fn add_update(
-        &self,
-        incident: &str,
-        new: &NewUpdate,
-        now: jiff::Timestamp,
-    ) -> impl Future<Output = Result<Update>> + Send;
     /// The latest update of `incident`, or of any incident.
     fn latest_update(
         &self,
         incident: Option<&str>,
     ) -> impl Future<Output = Result<Option<Update>>> + Send;
     fn updates(&self, incident: &str) -> impl Future<Output = Result<Vec<Update>>> + Send;
+    fn update(&self, id: i64) -> impl Future<Output = Result<Option<Update>>> + Send;
+    /// Updates with rows waiting to retry that are due at `now`, and no row left unsent
+    /// otherwise (nothing pending or being attempted): blasts that ran to the end.
+    fn retries_due(&self, now: jiff::Timestamp) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// Add journal rows and bad rows, and record the audience position, in one transaction.
     /// Rows whose key exists already are left alone: returns their indexes in `batch.deliveries`.
     fn plan(
@@ -377,6 +467,44 @@ pub trait Store: Send + Sync {
     fn resume(&self, scope: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Whether sending for `incident` is halted (by its own halt or `*`).
     fn halted(&self, incident: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn add_schedule(
+        &self,
+        new: &NewSchedule,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Schedule>> + Send;
+    fn schedule(&self, id: i64) -> impl Future<Output = Result<Option<Schedule>>> + Send;
+    /// Schedules of `incident` (or of every incident), by due time.
+    fn schedules(
+        &self,
+        incident: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+    /// Schedules due at `now` that are pending, or sending (their update may not be finished).
+    fn due_schedules(
+        &self,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+    /// Cancel a pending schedule. Returns it as it is after (cancelled, or as it was).
+    fn cancel_schedule(
+        &self,
+        id: i64,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Option<Schedule>>> + Send;
+    /// Turn due schedule `id` into its update (as [`Store::tell`]), exactly once: the update
+    /// it became before, if any; `None` when it is no longer pending (cancelled, failed).
+    fn start_schedule(
+        &self,
+        id: i64,
+        t: Telling<'_>,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Option<Told>>> + Send;
+    /// A schedule ends: `Sent`, or `Failed` with why. Only a pending or sending one changes.
+    fn end_schedule(
+        &self,
+        id: i64,
+        state: ScheduleState,
+        error: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn audit(
         &self,
         actor: &str,

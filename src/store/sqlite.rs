@@ -14,8 +14,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BadRow, Counts, Delivery, Failure, IncidentRow, NewUpdate, Outcome, PlanBatch, Result, Run,
-    Store, StoreError, Update, millis, timestamp,
+    BadRow, Counts, Delivery, Failure, IncidentRow, NewSchedule, Outcome, PlanBatch,
+    Result, Run, Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, millis,
+    timestamp,
 };
 use crate::template::{Incident, PastUpdate};
 
@@ -23,6 +24,7 @@ use crate::template::{Incident, PastUpdate};
 const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite.sql"),
     include_str!("schema_sqlite_2.sql"),
+    include_str!("schema_sqlite_3.sql"),
 ];
 
 /// The start of a query for due rows of a channel, as a claim hands them out (`?1`: now,
@@ -32,6 +34,18 @@ macro_rules! due_rows {
         "SELECT id, channel, recipient_id, key, target, attempts + 1 AS attempts,
            COALESCE(first_attempt_at, ?1) AS first_attempt_at, in_doubt, next_attempt_at
          FROM deliveries WHERE update_id = ?2 AND channel = ?3 AND state IN ('pending', 'retry') "
+    };
+}
+
+/// `SELECT <every update column> FROM updates <rest>`, as a `&'static str`.
+macro_rules! select_updates {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, incident_id, seq, kind, status, slots, fingerprint, content_sha256, approved_by, ",
+            "sent_by, channels, audience, headline, summary, created_at, planned, planned_rows, ",
+            "next_update_at FROM updates ",
+            $rest
+        )
     };
 }
 
@@ -159,6 +173,174 @@ fn update_from(row: &SqliteRow) -> Result<Update> {
         created_at: timestamp(row.try_get("created_at")?),
         planned: row.try_get::<i64, _>("planned")? != 0,
         planned_rows: row.try_get::<i64, _>("planned_rows")? as u64,
+        next_update_at: row
+            .try_get::<Option<i64>, _>("next_update_at")?
+            .map(timestamp),
+    })
+}
+
+fn schedule_from(row: &SqliteRow) -> Result<Schedule> {
+    let channels: Option<&str> = row.try_get("channels")?;
+    Ok(Schedule {
+        id: row.try_get("id")?,
+        incident_id: row.try_get("incident_id")?,
+        kind: row.try_get("kind")?,
+        slots: from_json(row.try_get("slots")?, "schedule slots")?,
+        channels: channels
+            .map(|c| from_json(c, "schedule channels"))
+            .transpose()?,
+        audience: row.try_get("audience")?,
+        due_at: timestamp(row.try_get("due_at")?),
+        typed: row.try_get("typed")?,
+        state: parse(row.try_get("state")?, "schedule state")?,
+        origin: parse(row.try_get("origin")?, "schedule origin")?,
+        created_by: row.try_get("created_by")?,
+        created_at: timestamp(row.try_get("created_at")?),
+        update_id: row.try_get("update_id")?,
+        error: row.try_get("error")?,
+    })
+}
+
+type Tx = Transaction<'static, Sqlite>;
+
+async fn schedule_in(tx: &mut Tx, id: i64) -> Result<Option<Schedule>> {
+    let row = sqlx::query("SELECT * FROM schedules WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(schedule_from).transpose()
+}
+
+async fn update_in(tx: &mut Tx, id: i64) -> Result<Update> {
+    let row = sqlx::query(select_updates!("WHERE id = ?"))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    update_from(&row)
+}
+
+async fn insert_schedule(tx: &mut Tx, new: &NewSchedule, now: i64) -> Result<Schedule> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO schedules (incident_id, kind, slots, channels, audience, due_at, typed, state,
+           origin, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&new.incident_id)
+    .bind(&new.kind)
+    .bind(json(&new.slots))
+    .bind(new.channels.as_ref().map(json))
+    .bind(&new.audience)
+    .bind(millis(new.due_at))
+    .bind(&new.typed)
+    .bind(json(&new.origin).trim_matches('"'))
+    .bind(&new.created_by)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    schedule_in(tx, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("schedule {id} vanished")))
+}
+
+/// [`Store::tell`] inside `tx`.
+async fn tell_in(tx: &mut Tx, t: Telling<'_>, now: i64) -> Result<Told> {
+    let i = t.incident;
+    let new = t.update;
+    // Only the latest update can be continued: the same words sent again after another update
+    // (resolved, reopened, resolved again) are a new update.
+    let latest = sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, fingerprint FROM updates WHERE incident_id = ? ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&i.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((id, _)) = latest.filter(|(_, f)| *f == new.fingerprint) {
+        return Ok(Told {
+            update: update_in(tx, id).await?,
+            continued: true,
+            scheduled: None,
+            cancelled: Vec::new(),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO incidents (id, title, status, impact, components, started_at, resolved_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, status = excluded.status,
+           impact = excluded.impact, components = excluded.components,
+           resolved_at = excluded.resolved_at, updated_at = excluded.updated_at",
+    )
+    .bind(&i.id)
+    .bind(&i.title)
+    .bind(i.status.as_str())
+    .bind(i.impact.as_str())
+    .bind(json(&i.components))
+    .bind(millis(i.started_at))
+    .bind(i.resolved_at.map(millis))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let seq: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM updates WHERE incident_id = ?")
+            .bind(&i.id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO updates (incident_id, seq, kind, status, slots, fingerprint, content_sha256, approved_by,
+           sent_by, channels, audience, headline, summary, created_at, next_update_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&i.id)
+    .bind(seq)
+    .bind(&new.kind)
+    .bind(new.status.as_str())
+    .bind(json(&new.slots))
+    .bind(&new.fingerprint)
+    .bind(&new.content_sha256)
+    .bind(&new.approved_by)
+    .bind(&new.sent_by)
+    .bind(json(&new.channels))
+    .bind(&new.audience)
+    .bind(&new.headline)
+    .bind(&new.summary)
+    .bind(now)
+    .bind(new.next_update_at.map(millis))
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut cancelled = Vec::new();
+    if t.cancel_follow_ups {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE schedules SET state = 'cancelled', updated_at = ?
+             WHERE incident_id = ? AND kind = ? AND state = 'pending' RETURNING id",
+        )
+        .bind(now)
+        .bind(&i.id)
+        .bind(crate::lifecycle::FOLLOW_UP)
+        .fetch_all(&mut **tx)
+        .await?;
+        for id in ids {
+            cancelled.extend(schedule_in(tx, id).await?);
+        }
+    }
+    let mut scheduled = None;
+    if let Some(f) = t.follow_up {
+        let pending: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM schedules WHERE incident_id = ? AND kind = ? AND origin = ? AND state = 'pending'",
+        )
+        .bind(&f.incident_id)
+        .bind(&f.kind)
+        .bind(json(&f.origin).trim_matches('"'))
+        .fetch_optional(&mut **tx)
+        .await?;
+        if pending.is_none() {
+            scheduled = Some(insert_schedule(tx, f, now).await?);
+        }
+    }
+    Ok(Told {
+        update: update_in(tx, id).await?,
+        continued: false,
+        scheduled,
+        cancelled,
     })
 }
 
@@ -294,37 +476,12 @@ async fn insert_deliveries(
         .collect())
 }
 
-/// `SELECT <every update column> FROM updates <rest>`, as a `&'static str`.
-macro_rules! select_updates {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, incident_id, seq, kind, status, slots, fingerprint, content_sha256, approved_by, ",
-            "sent_by, channels, audience, headline, summary, created_at, planned, planned_rows FROM updates ",
-            $rest
-        )
-    };
-}
-
 impl Store for SqliteStore {
-    async fn put_incident(&self, i: &IncidentRow, now: jiff::Timestamp) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO incidents (id, title, status, impact, components, started_at, resolved_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET title = excluded.title, status = excluded.status,
-               impact = excluded.impact, components = excluded.components,
-               resolved_at = excluded.resolved_at, updated_at = excluded.updated_at",
-        )
-        .bind(&i.id)
-        .bind(&i.title)
-        .bind(i.status.as_str())
-        .bind(i.impact.as_str())
-        .bind(json(&i.components))
-        .bind(millis(i.started_at))
-        .bind(i.resolved_at.map(millis))
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn tell(&self, t: Telling<'_>, now: jiff::Timestamp) -> Result<Told> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let told = tell_in(&mut tx, t, millis(now)).await?;
+        tx.commit().await?;
+        Ok(told)
     }
 
     async fn incident(&self, id: &str) -> Result<Option<IncidentRow>> {
@@ -360,57 +517,6 @@ impl Store for SqliteStore {
         Ok(Some(i.told(updates)))
     }
 
-    async fn find_update(&self, incident: &str, fingerprint: &str) -> Result<Option<Update>> {
-        let sql =
-            select_updates!("WHERE incident_id = ? AND fingerprint = ? ORDER BY seq DESC LIMIT 1");
-        let row = sqlx::query(sql)
-            .bind(incident)
-            .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(update_from).transpose()
-    }
-
-    async fn add_update(
-        &self,
-        incident: &str,
-        new: &NewUpdate,
-        now: jiff::Timestamp,
-    ) -> Result<Update> {
-        let mut tx = self.pool.begin().await?;
-        let seq: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM updates WHERE incident_id = ?",
-        )
-        .bind(incident)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO updates (incident_id, seq, kind, status, slots, fingerprint, content_sha256, approved_by,
-               sent_by, channels, audience, headline, summary, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(incident)
-        .bind(seq)
-        .bind(&new.kind)
-        .bind(new.status.as_str())
-        .bind(json(&new.slots))
-        .bind(&new.fingerprint)
-        .bind(&new.content_sha256)
-        .bind(&new.approved_by)
-        .bind(&new.sent_by)
-        .bind(json(&new.channels))
-        .bind(&new.audience)
-        .bind(&new.headline)
-        .bind(&new.summary)
-        .bind(millis(now))
-        .fetch_one(&mut *tx)
-        .await?;
-        let sql = select_updates!("WHERE id = ?");
-        let row = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        update_from(&row)
-    }
-
     async fn latest_update(&self, incident: Option<&str>) -> Result<Option<Update>> {
         let sql = select_updates!(
             "WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
@@ -429,6 +535,27 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(update_from).collect()
+    }
+
+    async fn update(&self, id: i64) -> Result<Option<Update>> {
+        let row = sqlx::query(select_updates!("WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(update_from).transpose()
+    }
+
+    async fn retries_due(&self, now: jiff::Timestamp) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT d.update_id FROM deliveries d JOIN updates u ON u.id = d.update_id
+             WHERE d.state = 'retry' AND d.next_attempt_at <= ? AND u.planned = 1
+               AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.update_id = d.update_id
+                               AND o.state IN ('pending', 'attempting'))
+             ORDER BY d.update_id",
+        )
+        .bind(millis(now))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn plan(
@@ -824,6 +951,113 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    async fn add_schedule(&self, new: &NewSchedule, now: jiff::Timestamp) -> Result<Schedule> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let schedule = insert_schedule(&mut tx, new, millis(now)).await?;
+        tx.commit().await?;
+        Ok(schedule)
+    }
+
+    async fn schedule(&self, id: i64) -> Result<Option<Schedule>> {
+        let row = sqlx::query("SELECT * FROM schedules WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(schedule_from).transpose()
+    }
+
+    async fn schedules(&self, incident: Option<&str>) -> Result<Vec<Schedule>> {
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY due_at, id",
+        )
+        .bind(incident)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(schedule_from).collect()
+    }
+
+    async fn due_schedules(&self, now: jiff::Timestamp) -> Result<Vec<Schedule>> {
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE state IN ('pending', 'sending') AND due_at <= ?
+             ORDER BY due_at, id",
+        )
+        .bind(millis(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(schedule_from).collect()
+    }
+
+    async fn cancel_schedule(&self, id: i64, now: jiff::Timestamp) -> Result<Option<Schedule>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "UPDATE schedules SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'pending'",
+        )
+        .bind(millis(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let schedule = schedule_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(schedule)
+    }
+
+    async fn start_schedule(
+        &self,
+        id: i64,
+        t: Telling<'_>,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Told>> {
+        // IMMEDIATE: two workers starting the same schedule are serialised, and the second
+        // finds the update the first added.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(schedule) = schedule_in(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        if let Some(update) = schedule.update_id {
+            let update = update_in(&mut tx, update).await?;
+            return Ok(Some(Told {
+                update,
+                continued: true,
+                scheduled: None,
+                cancelled: Vec::new(),
+            }));
+        }
+        if schedule.state != ScheduleState::Pending {
+            return Ok(None);
+        }
+        let told = tell_in(&mut tx, t, millis(now)).await?;
+        sqlx::query(
+            "UPDATE schedules SET update_id = ?, state = 'sending', updated_at = ? WHERE id = ?",
+        )
+        .bind(told.update.id)
+        .bind(millis(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(told))
+    }
+
+    async fn end_schedule(
+        &self,
+        id: i64,
+        state: ScheduleState,
+        error: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE schedules SET state = ?, error = ?, updated_at = ?
+             WHERE id = ? AND state IN ('pending', 'sending')",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(millis(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn audit(
         &self,
         actor: &str,
@@ -845,7 +1079,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewDelivery;
+    use crate::store::{NewDelivery, NewUpdate};
     use crate::template::{Impact, Status};
 
     fn at(secs: i64) -> jiff::Timestamp {
@@ -865,7 +1099,6 @@ mod tests {
             started_at: at(0),
             resolved_at: None,
         };
-        store.put_incident(&incident, at(0)).await.unwrap();
         let new = NewUpdate {
             kind: "outage-notice".into(),
             status: Status::Investigating,
@@ -878,8 +1111,15 @@ mod tests {
             audience: None,
             headline: "h".into(),
             summary: "s".into(),
+            next_update_at: None,
         };
-        let update = store.add_update("INC-1", &new, at(0)).await.unwrap();
+        let told = Telling {
+            incident: &incident,
+            update: &new,
+            follow_up: None,
+            cancel_follow_ups: false,
+        };
+        let update = store.tell(told, at(0)).await.unwrap().update;
         let batch = PlanBatch {
             deliveries: (0..n)
                 .map(|i| NewDelivery {

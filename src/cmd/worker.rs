@@ -1,0 +1,54 @@
+//! `crier worker` (runs until SIGTERM or Ctrl-C, a pass every `[worker] poll`) and
+//! `crier run-due` (one pass, waiting for what it started): the CLI around [`crate::due`].
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::delivery::blast::stop_on_signals_saying;
+use crate::due::Due;
+use crate::store;
+
+/// How long to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `crier run-due`: one pass.
+    Once,
+    /// `crier worker`: until stopped.
+    Forever,
+}
+
+pub fn run(config: Option<&Path>, mode: Mode) -> anyhow::Result<ExitCode> {
+    let project = Arc::new(super::load_project(config)?);
+    super::runtime()?.block_on(async {
+        let store = Arc::new(store::open(&project.config.store_url, &project.config.root).await?);
+        let stop = stop_on_signals_saying(
+            "stopping: finishing the messages in flight; what is left is sent by the next worker or `crier run-due`",
+        );
+        let poll = project.config.poll;
+        let mut due = Due::new(project.clone(), store, stop.clone());
+        if mode == Mode::Once {
+            due.pass(super::now()?).await?;
+            due.drain().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "crier worker: sending due schedules and retries every {} s; stop with Ctrl-C or SIGTERM.",
+            poll.as_secs_f64()
+        );
+        while !stop.load(Ordering::Relaxed) {
+            if let Err(e) = due.pass(super::now()?).await {
+                // The journal may be busy or briefly unreachable: say so, and try again.
+                eprintln!("crier worker: this pass failed, trying again: {e:#}");
+            }
+            let deadline = tokio::time::Instant::now() + poll;
+            while !stop.load(Ordering::Relaxed) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        due.drain().await;
+        eprintln!("crier worker: stopped.");
+        Ok(ExitCode::SUCCESS)
+    })
+}
