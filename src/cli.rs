@@ -82,11 +82,15 @@ pub enum Command {
 
     /// Run continuously: send due schedules, finish retries of finished blasts, remind the
     /// people on duty of promised updates. Stops cleanly on SIGTERM or Ctrl-C.
-    #[command(after_help = "Example:\n  crier worker\n\nA systemd unit and a cron line are in the README.")]
+    #[command(
+        after_help = "Example:\n  crier worker\n\nA systemd unit and a cron line are in the README."
+    )]
     Worker(WorkerArgs),
 
     /// One pass of `crier worker`, for cron or a systemd timer; safe while a worker runs.
-    #[command(after_help = "Example (cron, every minute):\n  * * * * * cd /srv/status-comms && crier run-due")]
+    #[command(
+        after_help = "Example (cron, every minute):\n  * * * * * cd /srv/status-comms && crier run-due"
+    )]
     RunDue(WorkerArgs),
 
     /// Stop all sending (for one incident, or everything) within a second, from any terminal.

@@ -90,7 +90,11 @@ impl Due {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    async fn start_schedule(&mut self, s: &Schedule, now: jiff::Timestamp) -> anyhow::Result<Started> {
+    async fn start_schedule(
+        &mut self,
+        s: &Schedule,
+        now: jiff::Timestamp,
+    ) -> anyhow::Result<Started> {
         if let Some(update) = s.update_id {
             // Turned into its update before (by this worker, another, or before a restart).
             return match self.store.update(update).await? {
@@ -140,7 +144,11 @@ impl Due {
                 return Ok(Started::Failed);
             }
         };
-        let Some(told) = self.store.start_schedule(s.id, ready.telling(), now).await? else {
+        let Some(told) = self
+            .store
+            .start_schedule(s.id, ready.telling(), now)
+            .await?
+        else {
             return Ok(Started::Nothing);
         };
         Ok(started(self.send(told.update, Some(s.id), now).await?))
@@ -188,10 +196,7 @@ impl Due {
                     "schedule {s}: `{}` as update {} of {}",
                     update.kind, update.seq, update.incident_id
                 ),
-                None => format!(
-                    "retries of update {} of {}",
-                    update.seq, update.incident_id
-                ),
+                None => format!("retries of update {} of {}", update.seq, update.incident_id),
             };
             let delivery = Delivery {
                 project: project.clone(),
@@ -203,13 +208,15 @@ impl Due {
                 counted: None,
                 attended: false,
             };
-            let result = deliver::deliver(delivery).await;
-            let outcome = match result {
-                Ok(_) => finish(&store, id, schedule, now).await,
+            let outcome = match deliver::deliver_unless_busy(delivery).await {
+                Ok(Ok(_)) => finish(&store, id, schedule, now).await.map(Some),
+                // Another worker took it between our look and our start: it is theirs.
+                Ok(Err(_)) => Ok(None),
                 Err(e) => Err(e),
             };
             match outcome {
-                Ok(line) => log(now, &project, &format!("{what}: {line}")),
+                Ok(Some(line)) => log(now, &project, &format!("{what}: {line}")),
+                Ok(None) => {}
                 Err(e) => log(now, &project, &format!("{what}: {e:#}")),
             }
             busy.lock().expect("never poisoned").remove(&id);

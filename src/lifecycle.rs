@@ -54,8 +54,9 @@ pub fn change(
             .hint(format!("`{RESOLVING}` resolves the incident: leave out `--status`, or send `update` to report progress")));
     }
     if kind == ANNOUNCING && asked == Some(Status::Resolved) {
-        return Err(contradiction(kind, asked)
-            .hint(format!("to say it is fixed, send `{RESOLVING}`")));
+        return Err(
+            contradiction(kind, asked).hint(format!("to say it is fixed, send `{RESOLVING}`"))
+        );
     }
     let wanted = if kind == RESOLVING {
         Some(Status::Resolved)
@@ -68,7 +69,9 @@ pub fn change(
                 "a new incident cannot start out resolved: there is nothing to resolve yet",
             )
             .field("--status")
-            .hint("start it with `outage-notice` (status `investigating`), or check the incident id")),
+            .hint(
+                "start it with `outage-notice` (status `investigating`), or check the incident id",
+            )),
             s => Ok(Change::Opens(s.unwrap_or(Status::Investigating))),
         };
     };
@@ -139,20 +142,55 @@ mod tests {
             ("outage-notice", None, None, Ok(Change::Opens(Inv))),
             ("outage-notice", Some(Id), None, Ok(Change::Opens(Id))),
             ("update", None, Some(Inv), Ok(Change::Stays(Inv))),
-            ("update", Some(Id), Some(Inv), Ok(Change::Moves { from: Inv, to: Id })),
+            (
+                "update",
+                Some(Id),
+                Some(Inv),
+                Ok(Change::Moves { from: Inv, to: Id }),
+            ),
             // A fix that did not hold: back to identified is allowed.
-            ("update", Some(Id), Some(Mon), Ok(Change::Moves { from: Mon, to: Id })),
-            ("update", Some(Res), Some(Mon), Ok(Change::Resolves { from: Mon })),
-            ("resolution-thanks", None, Some(Mon), Ok(Change::Resolves { from: Mon })),
-            ("resolution-thanks", Some(Res), Some(Inv), Ok(Change::Resolves { from: Inv })),
+            (
+                "update",
+                Some(Id),
+                Some(Mon),
+                Ok(Change::Moves { from: Mon, to: Id }),
+            ),
+            (
+                "update",
+                Some(Res),
+                Some(Mon),
+                Ok(Change::Resolves { from: Mon }),
+            ),
+            (
+                "resolution-thanks",
+                None,
+                Some(Mon),
+                Ok(Change::Resolves { from: Mon }),
+            ),
+            (
+                "resolution-thanks",
+                Some(Res),
+                Some(Inv),
+                Ok(Change::Resolves { from: Inv }),
+            ),
             ("resolution-thanks", None, Some(Res), Ok(Change::Stays(Res))),
             ("follow-up", None, Some(Res), Ok(Change::Stays(Res))),
             ("apology", None, Some(Res), Ok(Change::Stays(Res))),
             ("apology", None, Some(Id), Ok(Change::Stays(Id))),
             ("update", None, Some(Res), Ok(Change::Reopens { to: Inv })),
-            ("update", Some(Id), Some(Res), Ok(Change::Reopens { to: Id })),
+            (
+                "update",
+                Some(Id),
+                Some(Res),
+                Ok(Change::Reopens { to: Id }),
+            ),
             ("update", Some(Res), Some(Res), Ok(Change::Stays(Res))),
-            ("outage-notice", None, Some(Res), Ok(Change::Reopens { to: Inv })),
+            (
+                "outage-notice",
+                None,
+                Some(Res),
+                Ok(Change::Reopens { to: Inv }),
+            ),
             (
                 "resolution-thanks",
                 Some(Mon),
@@ -175,7 +213,9 @@ mod tests {
                 "follow-up",
                 Some(Inv),
                 Some(Res),
-                Err("`follow-up` follows a resolution and does not reopen incident `INC-1`; `--status investigating` contradicts it"),
+                Err(
+                    "`follow-up` follows a resolution and does not reopen incident `INC-1`; `--status investigating` contradicts it",
+                ),
             ),
         ];
         for (kind, asked, current, expected) in cases {

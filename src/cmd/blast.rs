@@ -192,11 +192,7 @@ fn status_line(id: &str, change: Change) -> Option<String> {
     match change {
         Change::Opens(s) => Some(format!("{id} is open: {}.", s.as_str())),
         Change::Stays(_) => None,
-        Change::Moves { from, to } => Some(format!(
-            "{id}: {} → {}.",
-            from.as_str(),
-            to.as_str()
-        )),
+        Change::Moves { from, to } => Some(format!("{id}: {} → {}.", from.as_str(), to.as_str())),
         Change::Resolves { from } => Some(format!("{id}: {} → resolved.", from.as_str())),
         Change::Reopens { to } => Some(format!(
             "{id} was resolved and is reopened: {}.",

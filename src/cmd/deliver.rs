@@ -98,8 +98,29 @@ pub async fn continue_update(
     .await
 }
 
-/// Send `d.update` and report; the exit code says whether everyone got it.
+/// Send `d.update` and report; the exit code says whether everyone got it. Another process
+/// sending it right now is bad input (exit 2), with how to wait for it or stop it.
 pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
+    let (seq, incident) = (d.update.seq, d.update.incident_id.clone());
+    match deliver_unless_busy(d).await? {
+        Ok(code) => Ok(code),
+        Err(other) => Err(Invalid::from(
+            Diagnostic::new(format!(
+                "update {seq} of `{incident}` is being sent right now by process {} on `{}` (since {})",
+                other.pid,
+                other.host,
+                crate::time::rfc3339(other.started_at)
+            ))
+            .hint(format!(
+                "wait for it (`crier status {incident}`), or stop it with `crier halt {incident}`"
+            )),
+        )
+        .into()),
+    }
+}
+
+/// Send `d.update`, unless another live process is sending it: then `Err(its run)`.
+pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<ExitCode, Run>> {
     let me = Run {
         pid: std::process::id(),
         host: hostname(),
@@ -117,25 +138,11 @@ pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
         started = d.store.start_run(d.update.id, &me, STALE_MS).await?;
     }
     if let Err(other) = started {
-        return Err(Invalid::from(
-            Diagnostic::new(format!(
-                "update {} of `{}` is being sent right now by process {} on `{}` (since {})",
-                d.update.seq,
-                d.update.incident_id,
-                other.pid,
-                other.host,
-                crate::time::rfc3339(other.started_at)
-            ))
-            .hint(format!(
-                "wait for it (`crier status {}`), or stop it with `crier halt {}`",
-                d.update.incident_id, d.update.incident_id
-            )),
-        )
-        .into());
+        return Ok(Err(other));
     }
     let result = run(&d).await;
     d.store.end_run(d.update.id, me.pid).await?;
-    result
+    result.map(Ok)
 }
 
 async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {

@@ -136,7 +136,10 @@ async fn show<S: Store>(project: &Project, store: &S, args: &ShowArgs) -> anyhow
             println!("  values: {}", values.join(", "));
         }
         if let Some(at) = u.next_update_at {
-            println!("  promised the next update for {}", display_moment(at, now, tz));
+            println!(
+                "  promised the next update for {}",
+                display_moment(at, now, tz)
+            );
         }
         for (channel, c) in deliveries {
             println!(

@@ -20,7 +20,13 @@ pub fn run(config: Option<&Path>, args: &ScheduleArgs) -> anyhow::Result<ExitCod
         let store = store::open(&project.config.store_url, &project.config.root).await?;
         match &args.command {
             Some(ScheduleCommand::List(list_args)) => {
-                list(&project, &store, list_args.incident.as_deref(), list_args.json).await
+                list(
+                    &project,
+                    &store,
+                    list_args.incident.as_deref(),
+                    list_args.json,
+                )
+                .await
             }
             Some(ScheduleCommand::Cancel(cancel)) => {
                 self::cancel(&project, &store, cancel.id).await
@@ -166,8 +172,12 @@ async fn cancel<S: Store>(project: &Project, store: &S, id: i64) -> anyhow::Resu
         .into()),
         state => Err(Invalid::from(
             Diagnostic::new(format!(
-                "schedule {id} is {} already; there is nothing to cancel",
-                state.as_str()
+                "schedule {id} {} already; there is nothing to cancel",
+                if state == ScheduleState::Sent {
+                    "was sent"
+                } else {
+                    "failed"
+                }
             ))
             .hint(format!(
                 "`crier incident show {}` shows what was sent",

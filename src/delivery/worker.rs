@@ -274,7 +274,9 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
                     let planned = lane.blast.planned.notified();
                     let _ = tokio::time::timeout(Duration::from_millis(20), planned).await;
                 }
-                Some(_) if !lane.blast.wait_retries && !lane.blast.planning.load(Ordering::Acquire) => {
+                Some(_)
+                    if !lane.blast.wait_retries && !lane.blast.planning.load(Ordering::Acquire) =>
+                {
                     return Ok(());
                 }
                 Some(at) => wait_until(at, &lane.blast.stop).await,

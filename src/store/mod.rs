@@ -363,8 +363,11 @@ pub trait Store: Send + Sync {
     /// Add an update to the timeline (next sequence number) with its effects on the incident,
     /// in one transaction; or, when the same command (same fingerprint) made the incident's
     /// latest update, return that one and change nothing.
-    fn tell(&self, t: Telling<'_>, now: jiff::Timestamp)
-    -> impl Future<Output = Result<Told>> + Send;
+    fn tell(
+        &self,
+        t: Telling<'_>,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Told>> + Send;
     fn incident(&self, id: &str) -> impl Future<Output = Result<Option<IncidentRow>>> + Send;
     /// Every incident, the most recently started first.
     fn incidents(&self) -> impl Future<Output = Result<Vec<IncidentRow>>> + Send;

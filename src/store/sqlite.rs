@@ -14,9 +14,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BadRow, Counts, Delivery, Failure, IncidentRow, NewSchedule, Outcome, PlanBatch,
-    Result, Run, Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, millis,
-    timestamp,
+    BadRow, Counts, Delivery, Failure, IncidentRow, NewSchedule, Outcome, PlanBatch, Result, Run,
+    Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, millis, timestamp,
 };
 use crate::template::{Incident, PastUpdate};
 

@@ -9,6 +9,7 @@ mod errors;
 mod http_support;
 mod preview;
 mod safety;
+mod schedules;
 mod smtp_server;
 mod snapshots;
 mod support;
