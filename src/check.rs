@@ -42,6 +42,7 @@ pub fn project(p: &Project, now: jiff::Timestamp) -> (Vec<KindReport>, Diagnosti
             formats: targets.iter().cloned().collect(),
         });
     }
+    problems.extend(holding_update(p, &targets, now));
     for channel in &p.channels {
         for d in channel
             .check_secrets()
@@ -52,6 +53,67 @@ pub fn project(p: &Project, now: jiff::Timestamp) -> (Vec<KindReport>, Diagnosti
         }
     }
     (reports, dedup(problems))
+}
+
+/// With `auto_holding_update`, the holding update must be sendable as configured: its kind,
+/// approved, with `holding_set` filling its slots (checked now, not when a promise is missed).
+fn holding_update(p: &Project, targets: &BTreeSet<String>, now: jiff::Timestamp) -> Diagnostics {
+    let mut problems = Diagnostics::default();
+    let promises = &p.config.promises;
+    if !promises.auto_holding_update {
+        return problems;
+    }
+    let in_config = |d: Diagnostic| {
+        let d = d.in_file(&p.config.path);
+        Diagnostic {
+            message: format!(
+                "the holding update (`[promises] auto_holding_update = true`): {}",
+                d.message
+            ),
+            field: d
+                .field
+                .map(|f| f.replace("--set ", "promises.holding_set.")),
+            hint: d.hint.map(|h| {
+                if h.contains("`--set ") {
+                    format!(
+                        "{} (in `[promises.holding_set]`)",
+                        h.replace("`--set ", "`")
+                    )
+                } else {
+                    h
+                }
+            }),
+            ..d
+        }
+    };
+    let kind = match p.engine.kind(&promises.holding_kind) {
+        Ok(k) => k,
+        Err(d) => {
+            problems.push(in_config(d.field("promises.holding_kind")));
+            return problems;
+        }
+    };
+    if let Some(d) = crate::template::approval::refusal(
+        kind,
+        &p.approvals.state(&p.engine, kind),
+        p.approvals.path(),
+    ) {
+        problems.push(in_config(d));
+    }
+    let incident = Incident::sample(None, now);
+    problems.extend(
+        kind_with(
+            p,
+            kind,
+            &promises.holding_set,
+            Fill::Defaults,
+            &incident,
+            targets,
+            now,
+        )
+        .map(in_config),
+    );
+    problems
 }
 
 /// The formats the configured customer channels use, plus `summary`, which every channel relies on.

@@ -20,9 +20,10 @@ use tokio::task::JoinSet;
 use crate::cmd::deliver::{self, Delivery};
 use crate::delivery::request::{self, Request};
 use crate::diag::Invalid;
+use crate::nudge::{self, Nudge};
 use crate::project::Project;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Schedule, ScheduleState, Store, Update};
+use crate::store::{NewSchedule, Origin, Schedule, ScheduleState, Store, Update};
 use crate::time;
 
 /// What one pass started.
@@ -34,6 +35,8 @@ pub struct Pass {
     pub failed: Vec<i64>,
     /// Updates whose due retries are being sent.
     pub retries: Vec<i64>,
+    /// Nudges this pass sent (or logged), by what they are about.
+    pub nudges: Vec<String>,
 }
 
 /// Runs due work; keeps the tasks it started until [`Due::drain`].
@@ -61,6 +64,7 @@ impl Due {
     pub async fn pass(&mut self, now: jiff::Timestamp) -> anyhow::Result<Pass> {
         let mut pass = Pass::default();
         while self.tasks.try_join_next().is_some() {}
+        self.promises(now, &mut pass).await?;
         for s in self.store.due_schedules(now).await? {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(pass);
@@ -82,7 +86,76 @@ impl Due {
                 pass.retries.push(id);
             }
         }
+        for s in self.store.failed_schedules().await? {
+            let Some(incident) = self.store.incident(&s.incident_id).await? else {
+                continue;
+            };
+            let n = words::schedule_failed(&self.project, &s, incident, now);
+            self.nudge(&n, now, &mut pass).await?;
+        }
         Ok(pass)
+    }
+
+    /// Nudge the people on duty before a promised update is due and when it is missed; send
+    /// the holding update (as a schedule, so exactly once) when it is missed by
+    /// `holding_after`, if `auto_holding_update` is on.
+    async fn promises(&mut self, now: jiff::Timestamp, pass: &mut Pass) -> anyhow::Result<()> {
+        let promises = self.project.config.promises.clone();
+        let until = now.checked_add(promises.nudge_before)?;
+        for u in self.store.promises_due(until).await? {
+            let Some(due) = u.next_update_at else {
+                continue;
+            };
+            let Some(incident) = self.store.incident(&u.incident_id).await? else {
+                continue;
+            };
+            let holding_at = due.checked_add(promises.holding_after)?;
+            let holding = promises.auto_holding_update.then_some(holding_at);
+            let n = words::promise(&self.project, &u, incident.clone(), holding, now);
+            self.nudge(&n, now, pass).await?;
+            if holding.is_some_and(|at| now >= at) {
+                let new = NewSchedule {
+                    incident_id: u.incident_id.clone(),
+                    kind: promises.holding_kind.clone(),
+                    slots: promises.holding_set.clone(),
+                    channels: Some(u.channels.clone()),
+                    audience: u.audience.clone(),
+                    due_at: now,
+                    typed: format!("the promise of update {}", u.seq),
+                    origin: Origin::Holding,
+                    created_by: "crier".into(),
+                };
+                if let Some(s) = self.store.add_holding(&new, now).await? {
+                    log(
+                        now,
+                        &self.project,
+                        &format!(
+                            "{}: the update promised for {} was missed; sending the holding update (schedule {})",
+                            u.incident_id,
+                            time::display_moment(due, now, &self.project.config.time_zone),
+                            s.id
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn nudge(&self, n: &Nudge, now: jiff::Timestamp, pass: &mut Pass) -> anyhow::Result<()> {
+        let (took, failed) = nudge::send(&self.project, self.store.as_ref(), n, now).await?;
+        if took {
+            log(now, &self.project, &format!("nudge: {}", n.headline));
+            pass.nudges.push(n.about.clone());
+        }
+        for (channel, why) in failed {
+            log(
+                now,
+                &self.project,
+                &format!("nudge on `{channel}` failed, trying again later: {why}"),
+            );
+        }
+        Ok(())
     }
 
     /// Wait until everything started has finished (or stopped, after a stop).
@@ -114,7 +187,10 @@ impl Due {
             // to give its values.
             no_follow_up: true,
             scheduled: true,
-            sent_by: format!("crier (schedule {})", s.id),
+            sent_by: match s.origin {
+                Origin::Holding => format!("crier (holding update, schedule {})", s.id),
+                _ => format!("crier (schedule {})", s.id),
+            },
             source: Some(format!("schedule:{}", s.id)),
             ..Request::default()
         };
@@ -268,6 +344,89 @@ async fn finish(
     Ok(format!(
         "{sent} sent, {failed} failed, {retry} waiting to retry, {unsent} not sent yet"
     ))
+}
+
+/// The words of the worker's nudges.
+mod words {
+    use super::*;
+    use crate::store::IncidentRow;
+    use crate::time::display_moment;
+
+    /// Before a promised update is due (`soon`), or once it is missed (`missed`).
+    pub fn promise(
+        project: &Project,
+        u: &Update,
+        incident: IncidentRow,
+        holding: Option<jiff::Timestamp>,
+        now: jiff::Timestamp,
+    ) -> Nudge {
+        let tz = &project.config.time_zone;
+        let due = u.next_update_at.unwrap_or(now);
+        let at = display_moment(due, now, tz);
+        let id = &incident.id;
+        let command = format!(
+            "```\ncrier blast update --incident {id} --set progress=\"…\" --next-update-in 30m\n```\n\n\
+             Fixed? `crier blast resolution-thanks --incident {id} --set fixed_at=now`"
+        );
+        let (stage, headline, lead) = if now < due {
+            let left = crate::time::describe_duration(due.duration_since(now));
+            (
+                "soon",
+                format!("{id}: the next customer update is due at {at}, in {left}"),
+                format!(
+                    "Customers of **{id}** ({}) were promised the next update at **{at}**. Send it with:",
+                    incident.title
+                ),
+            )
+        } else {
+            let holding = holding
+                .map(|h| {
+                    format!(
+                        "\n\nIf nobody does by {}, crier sends the holding update.",
+                        display_moment(h, now, tz)
+                    )
+                })
+                .unwrap_or_default();
+            (
+                "missed",
+                format!("{id}: the customer update promised for {at} is overdue"),
+                format!(
+                    "Customers of **{id}** ({}) were told they would hear from us at **{at}**, and nothing has gone out since.{holding}\n\nSend the update now:",
+                    incident.title
+                ),
+            )
+        };
+        Nudge {
+            about: format!("promise:{}:{stage}", u.id),
+            headline,
+            body: format!("{lead}\n\n{command}\n"),
+            incident,
+        }
+    }
+
+    /// A schedule whose preflight failed when due: nothing of it was sent.
+    pub fn schedule_failed(
+        project: &Project,
+        s: &Schedule,
+        incident: IncidentRow,
+        now: jiff::Timestamp,
+    ) -> Nudge {
+        let at = display_moment(s.due_at, now, &project.config.time_zone);
+        let why = s.error.as_deref().unwrap_or("its preflight failed");
+        Nudge {
+            about: format!("schedule:{}:failed", s.id),
+            headline: format!(
+                "{}: the `{}` scheduled for {at} was not sent (schedule {})",
+                s.incident_id, s.kind, s.id
+            ),
+            body: format!(
+                "Nothing of it went out: {why}\n\nFix that, then send it with `crier blast {} --incident {} …`, \
+                 or schedule it again with `crier schedule {} --incident {} --at …`.\n",
+                s.kind, s.incident_id, s.kind, s.incident_id
+            ),
+            incident,
+        }
+    }
 }
 
 /// One line of the worker's log on stdout: the time in the company's zone, then what happened.

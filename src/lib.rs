@@ -13,6 +13,7 @@ pub mod diag;
 pub mod digest;
 pub mod due;
 pub mod lifecycle;
+pub mod nudge;
 pub mod preview;
 pub mod project;
 pub mod script;

@@ -98,6 +98,7 @@ pub fn line(s: &Schedule, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Stri
     let origin = match s.origin {
         Origin::Operator => format!("by {}", s.created_by),
         Origin::Resolution => "on resolution".to_string(),
+        Origin::Holding => "holding update (promise missed)".to_string(),
     };
     let error = s
         .error

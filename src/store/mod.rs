@@ -136,6 +136,8 @@ pub enum Origin {
     Operator,
     /// The follow-up a resolution schedules (`follow_up_after`).
     Resolution,
+    /// The holding update the worker sends when a promise is missed (`auto_holding_update`).
+    Holding,
 }
 
 /// A blast to run later.
@@ -475,7 +477,41 @@ pub trait Store: Send + Sync {
         new: &NewSchedule,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Schedule>> + Send;
+    /// Add a holding-update schedule unless the incident has one with the same `typed` (the
+    /// promise it stands for): `None` then.
+    fn add_holding(
+        &self,
+        new: &NewSchedule,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Option<Schedule>>> + Send;
     fn schedule(&self, id: i64) -> impl Future<Output = Result<Option<Schedule>>> + Send;
+    /// The latest update of each open incident, when it promised the next update for
+    /// `until` or earlier.
+    fn promises_due(
+        &self,
+        until: jiff::Timestamp,
+    ) -> impl Future<Output = Result<Vec<Update>>> + Send;
+    /// Take nudge `about` on `channel` to send: `true` when it is new, or an earlier attempt
+    /// failed or was left unfinished `retry_after_ms` ago (at most `max_attempts`).
+    fn take_nudge(
+        &self,
+        about: &str,
+        channel: &str,
+        incident: &str,
+        now: jiff::Timestamp,
+        retry_after_ms: i64,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// How sending a nudge ended: sent, or why not.
+    fn end_nudge(
+        &self,
+        about: &str,
+        channel: &str,
+        error: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Schedules that failed when due and whose nudge was not taken yet.
+    fn failed_schedules(&self) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
     /// Schedules of `incident` (or of every incident), by due time.
     fn schedules(
         &self,

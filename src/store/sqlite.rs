@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite.sql"),
     include_str!("schema_sqlite_2.sql"),
     include_str!("schema_sqlite_3.sql"),
+    include_str!("schema_sqlite_4.sql"),
 ];
 
 /// The start of a query for due rows of a channel, as a claim hands them out (`?1`: now,
@@ -955,6 +956,99 @@ impl Store for SqliteStore {
         let schedule = insert_schedule(&mut tx, new, millis(now)).await?;
         tx.commit().await?;
         Ok(schedule)
+    }
+
+    async fn add_holding(
+        &self,
+        new: &NewSchedule,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Schedule>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM schedules WHERE incident_id = ? AND typed = ? AND origin = 'holding'",
+        )
+        .bind(&new.incident_id)
+        .bind(&new.typed)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if exists.is_some() {
+            return Ok(None);
+        }
+        let schedule = insert_schedule(&mut tx, new, millis(now)).await?;
+        tx.commit().await?;
+        Ok(Some(schedule))
+    }
+
+    async fn promises_due(&self, until: jiff::Timestamp) -> Result<Vec<Update>> {
+        let rows = sqlx::query(select_updates!(
+            "WHERE next_update_at IS NOT NULL AND next_update_at <= ?
+               AND seq = (SELECT MAX(seq) FROM updates l WHERE l.incident_id = updates.incident_id)
+               AND incident_id IN (SELECT id FROM incidents WHERE status != 'resolved')
+             ORDER BY next_update_at, id"
+        ))
+        .bind(millis(until))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(update_from).collect()
+    }
+
+    async fn take_nudge(
+        &self,
+        about: &str,
+        channel: &str,
+        incident: &str,
+        now: jiff::Timestamp,
+        retry_after_ms: i64,
+        max_attempts: u32,
+    ) -> Result<bool> {
+        let now = millis(now);
+        let taken = sqlx::query(
+            "INSERT INTO nudges (about, channel, incident_id, state, attempts, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'sending', 1, ?4, ?4)
+             ON CONFLICT (about, channel) DO UPDATE SET state = 'sending',
+               attempts = attempts + 1, updated_at = ?4
+             WHERE nudges.state != 'sent' AND nudges.attempts < ?6 AND nudges.updated_at <= ?4 - ?5",
+        )
+        .bind(about)
+        .bind(channel)
+        .bind(incident)
+        .bind(now)
+        .bind(retry_after_ms)
+        .bind(i64::from(max_attempts))
+        .execute(&self.pool)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn end_nudge(
+        &self,
+        about: &str,
+        channel: &str,
+        error: Option<&str>,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE nudges SET state = ?, error = ?, updated_at = ? WHERE about = ? AND channel = ?",
+        )
+        .bind(if error.is_some() { "failed" } else { "sent" })
+        .bind(error)
+        .bind(millis(now))
+        .bind(about)
+        .bind(channel)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn failed_schedules(&self) -> Result<Vec<Schedule>> {
+        let rows = sqlx::query(
+            "SELECT * FROM schedules WHERE state = 'failed'
+               AND NOT EXISTS (SELECT 1 FROM nudges WHERE about = 'schedule:' || schedules.id || ':failed')
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(schedule_from).collect()
     }
 
     async fn schedule(&self, id: i64) -> Result<Option<Schedule>> {

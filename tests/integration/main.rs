@@ -8,6 +8,7 @@ mod crash;
 mod errors;
 mod http_support;
 mod preview;
+mod promises;
 mod safety;
 mod schedules;
 mod smtp_server;
