@@ -555,3 +555,115 @@ fn a_schedule_is_checked_when_made_and_again_when_due() {
         "nothing scheduled was sent"
     );
 }
+
+/// `crier ARGS` at the real time, with the test webhook secret.
+fn crier_hooks(p: &Project, args: &[&str]) -> Command {
+    let mut cmd = crier_now(p, args);
+    cmd.env("HOOK_SECRET", crate::http_support::SECRET);
+    cmd
+}
+
+/// A blast stopped while its messages wait to retry is finished by `crier run-due` (same
+/// webhook-id, once each); a blast stopped before it reached everyone is left to the
+/// operator (`crier resume`): the worker never continues what someone stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_due_finishes_retries_of_a_stopped_blast_but_not_a_blast_stopped_half_way() {
+    use crate::http_support::{Clock, Reply, header, path_of, project, row, webhook_channel};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer};
+
+    let server = MockServer::start().await;
+    let clock = Clock::default();
+    Mock::given(method("POST"))
+        .respond_with(clock.responder(|n| match n {
+            0..=2 => Reply::status(503).header("retry-after", "2"),
+            _ => Reply::status(200),
+        }))
+        .mount(&server)
+        .await;
+    let rows: Vec<String> = (1..=3)
+        .map(|i| {
+            row(
+                &format!("cus_{i}"),
+                Some(&format!("{}/hook/{i}", server.uri())),
+                None,
+            )
+        })
+        .collect();
+    let p = project(&[("hooks", webhook_channel(""))], &rows);
+    let dir = scratch(&p);
+    let blast_args = [&OUTAGE[..], &["--yes"]].concat();
+    let blast = spawn(crier_hooks(&p, &blast_args), &dir, "blast");
+    let started = Instant::now();
+    while server.received_requests().await.unwrap().len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the blast never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // All three were answered 503 and wait 2 s to retry: stop the blast now, as Ctrl-C would.
+    terminate(&blast);
+    let blast = blast.wait_at_most(Duration::from_secs(20));
+    assert_eq!(blast.status.code(), Some(1), "{}", stdout(&blast));
+
+    let mut said = String::new();
+    while !said.contains("retries of update 1 of INC-1: 3 sent") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "run-due never retried: {said}"
+        );
+        let out = crier_hooks(&p, &["run-due"]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        said.push_str(&stdout(&out));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let requests = server.received_requests().await.unwrap();
+    let mut ids = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for r in &requests {
+        ids.entry(path_of(r))
+            .or_default()
+            .push(header(r, "webhook-id"));
+    }
+    assert_eq!(ids.len(), 3);
+    for (path, sent) in &ids {
+        assert_eq!(sent.len(), 2, "{path}: the first try and one retry");
+        assert_eq!(sent[0], sent[1], "{path}: the same webhook-id");
+    }
+
+    // A blast stopped before it reached everyone: nothing more goes out on `run-due`.
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Clock::default().responder(|_| Reply::status(200)))
+        .mount(&slow)
+        .await;
+    let rows: Vec<String> = (1..=5)
+        .map(|i| {
+            row(
+                &format!("cus_{i}"),
+                Some(&format!("{}/hook/{i}", slow.uri())),
+                None,
+            )
+        })
+        .collect();
+    let q = project(
+        &[("hooks", webhook_channel("per_second = 1\nburst = 1"))],
+        &rows,
+    );
+    let blast = spawn(crier_hooks(&q, &blast_args), &scratch(&q), "blast");
+    while slow.received_requests().await.unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the second blast never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    terminate(&blast);
+    blast.wait_at_most(Duration::from_secs(20));
+    let reached = slow.received_requests().await.unwrap().len();
+    assert!(reached < 5, "the blast was stopped before the end");
+    let out = crier_hooks(&q, &["run-due"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(slow.received_requests().await.unwrap().len(), reached);
+}
