@@ -528,6 +528,14 @@ fn a_schedule_is_checked_when_made_and_again_when_due() {
         "{}",
         stdout(&out)
     );
+    // The people on duty hear of it (here, with no internal channel, in the worker's log).
+    assert!(
+        stdout(&out).contains(
+            "nudge: INC-1: the `update` scheduled for 10:00 CET was not sent (schedule 1)"
+        ),
+        "{}",
+        stdout(&out)
+    );
     let out = p.crier(&["schedule", "list"]);
     let listed = stdout(&out);
     assert!(listed.contains("   1  failed "), "{listed}");
