@@ -39,22 +39,33 @@ pub struct Pass {
     pub nudges: Vec<String>,
 }
 
+/// Where a pass reports what it did, one line at a time, with the pass's time: the worker
+/// prints it; the library never does.
+pub type Log = Arc<dyn Fn(jiff::Timestamp, &str) + Send + Sync>;
+
 /// Runs due work; keeps the tasks it started until [`Due::drain`].
 pub struct Due {
     project: Arc<Project>,
     store: Arc<SqliteStore>,
     stop: Arc<AtomicBool>,
+    log: Log,
     /// Updates this process is sending now.
     busy: Arc<Mutex<HashSet<i64>>>,
     tasks: JoinSet<()>,
 }
 
 impl Due {
-    pub fn new(project: Arc<Project>, store: Arc<SqliteStore>, stop: Arc<AtomicBool>) -> Due {
+    pub fn new(
+        project: Arc<Project>,
+        store: Arc<SqliteStore>,
+        stop: Arc<AtomicBool>,
+        log: Log,
+    ) -> Due {
         Due {
             project,
             store,
             stop,
+            log,
             busy: Arc::default(),
             tasks: JoinSet::new(),
         }
@@ -126,9 +137,8 @@ impl Due {
                     created_by: "crier".into(),
                 };
                 if let Some(s) = self.store.add_holding(&new, now).await? {
-                    log(
+                    (self.log)(
                         now,
-                        &self.project,
                         &format!(
                             "{}: the update promised for {} was missed; sending the holding update (schedule {})",
                             u.incident_id,
@@ -145,13 +155,12 @@ impl Due {
     async fn nudge(&self, n: &Nudge, now: jiff::Timestamp, pass: &mut Pass) -> anyhow::Result<()> {
         let (took, failed) = nudge::send(&self.project, self.store.as_ref(), n, now).await?;
         if took {
-            log(now, &self.project, &format!("nudge: {}", n.headline));
+            (self.log)(now, &format!("nudge: {}", n.headline));
             pass.nudges.push(n.about.clone());
         }
         for (channel, why) in failed {
-            log(
+            (self.log)(
                 now,
-                &self.project,
                 &format!("nudge on `{channel}` failed, trying again later: {why}"),
             );
         }
@@ -209,9 +218,8 @@ impl Due {
                 self.store
                     .end_schedule(s.id, ScheduleState::Failed, Some(&why), now)
                     .await?;
-                log(
+                (self.log)(
                     now,
-                    &self.project,
                     &format!(
                         "schedule {} (`{}` for {}) failed its preflight; nothing was sent: {why}",
                         s.id, s.kind, s.incident_id
@@ -248,9 +256,8 @@ impl Due {
             Ok(c) => c,
             Err(Invalid(problems)) => {
                 self.busy.lock().expect("never poisoned").remove(&update.id);
-                log(
+                (self.log)(
                     now,
-                    &self.project,
                     &format!(
                         "update {} of {} cannot be sent: {problems}",
                         update.seq, update.incident_id
@@ -259,11 +266,12 @@ impl Due {
                 return Ok(false);
             }
         };
-        let (project, store, stop, busy) = (
+        let (project, store, stop, busy, log) = (
             self.project.clone(),
             self.store.clone(),
             self.stop.clone(),
             self.busy.clone(),
+            self.log.clone(),
         );
         self.tasks.spawn(async move {
             let id = update.id;
@@ -291,9 +299,9 @@ impl Due {
                 Err(e) => Err(e),
             };
             match outcome {
-                Ok(Some(line)) => log(now, &project, &format!("{what}: {line}")),
+                Ok(Some(line)) => (log)(now, &format!("{what}: {line}")),
                 Ok(None) => {}
-                Err(e) => log(now, &project, &format!("{what}: {e:#}")),
+                Err(e) => (log)(now, &format!("{what}: {e:#}")),
             }
             busy.lock().expect("never poisoned").remove(&id);
         });
@@ -427,12 +435,4 @@ mod words {
             incident,
         }
     }
-}
-
-/// One line of the worker's log on stdout: the time in the company's zone, then what happened.
-fn log(now: jiff::Timestamp, project: &Project, line: &str) {
-    println!(
-        "{}  {line}",
-        time::display_seconds(now, &project.config.time_zone)
-    );
 }

@@ -27,7 +27,11 @@ pub fn run(config: Option<&Path>, mode: Mode) -> anyhow::Result<ExitCode> {
             "stopping: finishing the messages in flight; what is left is sent by the next worker or `crier run-due`",
         );
         let poll = project.config.poll;
-        let mut due = Due::new(project.clone(), store, stop.clone());
+        let tz = project.config.time_zone.clone();
+        let log: crate::due::Log = Arc::new(move |at, line| {
+            println!("{}  {line}", crate::time::display_seconds(at, &tz));
+        });
+        let mut due = Due::new(project.clone(), store, stop.clone(), log);
         if mode == Mode::Once {
             due.pass(super::now()?).await?;
             due.drain().await;

@@ -112,7 +112,13 @@ fn a_thousand_follow_ups_across_the_dst_change_go_out_once_each_on_time_through_
     while now <= last_due + SignedDuration::from_secs(5) {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let store = open(&rt);
-        let mut due = Due::new(project.clone(), store, Arc::new(AtomicBool::new(false)));
+        let quiet: crier::due::Log = Arc::new(|_, _| {});
+        let mut due = Due::new(
+            project.clone(),
+            store,
+            Arc::new(AtomicBool::new(false)),
+            quiet,
+        );
         let end = restarts.get(life).copied().unwrap_or(Timestamp::MAX);
         while now < end && now <= last_due + SignedDuration::from_secs(5) {
             rt.block_on(due.pass(now)).unwrap();
