@@ -106,6 +106,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  crier retry INC-42 --failed")]
     Retry(RetryArgs),
 
+    /// The look-back report of one incident for the post-incident review: time to the first
+    /// notice, every update with what it reached per channel and its failures, whether each
+    /// promised update came on time, the follow-up, totals per channel.
+    #[command(
+        after_help = "Examples:\n  crier report INC-42 > INC-42-report.md\n  crier report INC-42 --format html > INC-42-report.html\n  crier report INC-42 --format json"
+    )]
+    Report(ReportArgs),
+
     /// Print the call script support staff read aloud, from the same source as the message.
     #[command(
         after_help = "Examples:\n  crier script --incident INC-42\n  crier script update --set progress=\"We found the cause.\" --set next_update=\"in 30 minutes\"\n  crier script outage-notice --title \"Checkout is failing\" --set affected=\"complete a checkout\" --set next_update=\"in 30 minutes\" --format html > script.html"
@@ -340,6 +348,16 @@ pub struct ApproveArgs {
     /// Who approves: a name others will recognise.
     #[arg(long, value_name = "NAME")]
     pub by: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The incident, like `INC-42`.
+    pub incident: String,
+    /// `markdown` (to paste into a review document), `html` (a page to share or print), or
+    /// `json`.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: crate::report::Format,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod nudge;
 pub mod preview;
 pub mod project;
+pub mod report;
 pub mod script;
 pub mod secret;
 pub mod store;

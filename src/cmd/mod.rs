@@ -10,6 +10,7 @@ mod halt;
 mod incident;
 mod init;
 mod preview;
+mod report;
 mod retry;
 mod schedule;
 mod script;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(args) => preview::run(config, &args),
         Command::Approve(args) => approve::run(config, &args),
         Command::Approvals(args) => approvals::run(config, &args),
+        Command::Report(args) => report::run(config, &args),
         Command::Script(args) => script::run(config, &args),
         Command::Blast(args) => blast::run(config, &args),
         Command::Status(args) => status::run(config, &args),

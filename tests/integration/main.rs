@@ -9,6 +9,7 @@ mod errors;
 mod http_support;
 mod preview;
 mod promises;
+mod report;
 mod safety;
 mod schedules;
 mod smtp_server;
