@@ -11,7 +11,6 @@ pub mod config;
 pub mod delivery;
 pub mod diag;
 pub mod digest;
-pub mod due;
 pub mod lifecycle;
 pub mod nudge;
 pub mod preview;

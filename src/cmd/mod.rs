@@ -6,6 +6,7 @@ mod approve;
 mod blast;
 mod check;
 pub(crate) mod deliver;
+pub mod due;
 mod halt;
 mod incident;
 mod init;

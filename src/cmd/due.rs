@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinSet;
 
-use crate::cmd::deliver::{self, Delivery};
+use super::deliver::{self, Delivery};
 use crate::delivery::request::{self, Request};
 use crate::diag::Invalid;
 use crate::nudge::{self, Nudge};
