@@ -50,6 +50,9 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode>
             if halted { " — HALTED" } else { "" }
         );
         println!("  {}", update.headline);
+        if let Some(line) = promise_line(&store, &update, &project.config.time_zone).await? {
+            println!("  {line}");
+        }
         println!(
             "\n  {:<16} {:>7} {:>7} {:>9} {:>7} {:>7} {:>8}",
             "channel", "sent", "retry", "pending", "failed", "skipped", "in doubt"
@@ -107,4 +110,38 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode>
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// When the next customer update is due, while the incident is open: "Next update promised
+/// for 14:35 CET (in 25 minutes)", or "… (overdue by 5 minutes)".
+async fn promise_line(
+    store: &impl Store,
+    update: &crate::store::Update,
+    tz: &jiff::tz::TimeZone,
+) -> anyhow::Result<Option<String>> {
+    let Some(at) = update.next_update_at else {
+        return Ok(None);
+    };
+    let open = store
+        .incident(&update.incident_id)
+        .await?
+        .is_some_and(|i| i.status != crate::template::Status::Resolved);
+    if !open {
+        return Ok(None);
+    }
+    let now = super::now()?;
+    let shown = crate::time::display_moment(at, now, tz);
+    // To the minute, as customers read it: "in 25 minutes", never "in 24 minutes 48 seconds".
+    let minutes = |d: jiff::SignedDuration, up: bool| {
+        let m = d.as_secs().div_euclid(60) + i64::from(up && d.as_secs() % 60 != 0);
+        crate::time::describe_duration(jiff::SignedDuration::from_mins(m))
+    };
+    let when = if now < at {
+        format!("in {}", minutes(at.duration_since(now), true))
+    } else if now.duration_since(at).as_secs() < 60 {
+        "due now".to_string()
+    } else {
+        format!("overdue by {}", minutes(now.duration_since(at), false))
+    };
+    Ok(Some(format!("Next update promised for {shown} ({when})")))
 }

@@ -118,7 +118,9 @@ impl SqliteStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: two processes opening a new journal at once (two workers) are serialised;
+        // the second finds it migrated.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")
             .fetch_one(&mut *tx)
             .await?;

@@ -54,6 +54,13 @@ async fn a_missed_promise_nudges_the_people_on_duty_once_and_the_holding_update_
         "customer messages never go to an internal channel"
     );
 
+    let out = p.crier_env(&["status"], &[("CRIER_NOW", "2026-11-26T13:10:30Z")]);
+    assert!(
+        stdout(&out).contains("Next update promised for 14:35 CET (in 25 minutes)"),
+        "{}",
+        stdout(&out)
+    );
+
     // Nothing at 14:10; at 14:25 (10 minutes before) one nudge, then nothing on later passes
     // until 14:35, when the promise is missed: a second nudge, and no more after.
     assert_eq!(run_due(&p, "2026-11-26T13:10:00Z", &url), "");
