@@ -187,21 +187,12 @@ impl Due {
         }
         let existing = self.store.incident(&s.incident_id).await?;
         let req = Request {
-            kind: s.kind.clone(),
-            incident: s.incident_id.clone(),
-            slots: s.slots.clone(),
-            channels: s.channels.clone(),
-            audience: s.audience.clone(),
-            // A scheduled resolution does not schedule a follow-up of its own: nobody is there
-            // to give its values.
-            no_follow_up: true,
-            scheduled: true,
             sent_by: match s.origin {
                 Origin::Holding => format!("crier (holding update, schedule {})", s.id),
                 _ => format!("crier (schedule {})", s.id),
             },
             source: Some(format!("schedule:{}", s.id)),
-            ..Request::default()
+            ..Request::scheduled(&s.kind, &s.incident_id, &s.slots, &s.channels, &s.audience)
         };
         let ready = match existing {
             None => Err(Invalid::from(crate::diag::Diagnostic::new(format!(

@@ -175,17 +175,31 @@ pub fn check_schedule(
     s: &NewSchedule,
     incident: &IncidentRow,
 ) -> Result<(), Invalid> {
-    let req = Request {
-        kind: s.kind.clone(),
-        incident: s.incident_id.clone(),
-        slots: s.slots.clone(),
-        channels: s.channels.clone(),
-        audience: s.audience.clone(),
-        no_follow_up: true,
-        scheduled: true,
-        ..Request::default()
-    };
+    let req = Request::scheduled(&s.kind, &s.incident_id, &s.slots, &s.channels, &s.audience);
     preflight(project, &req, Some(incident), s.due_at).map(|_| ())
+}
+
+impl Request {
+    /// The blast a schedule makes: it may not reopen a resolved incident, and a scheduled
+    /// resolution schedules no follow-up of its own (nobody is there to give its values).
+    pub fn scheduled(
+        kind: &str,
+        incident: &str,
+        slots: &BTreeMap<String, String>,
+        channels: &Option<Vec<String>>,
+        audience: &Option<String>,
+    ) -> Request {
+        Request {
+            kind: kind.to_string(),
+            incident: incident.to_string(),
+            slots: slots.clone(),
+            channels: channels.clone(),
+            audience: audience.clone(),
+            no_follow_up: true,
+            scheduled: true,
+            ..Request::default()
+        }
+    }
 }
 
 /// Approval, slots and rendering of `kind` for `channels`, with `given` values.

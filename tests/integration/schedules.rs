@@ -435,51 +435,30 @@ fn a_schedule_is_checked_when_made_and_again_when_due() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Refused now, not at 10:00 tomorrow: a missing slot, a time in the past, no incident.
-    let out = p.crier(&[
-        "schedule",
-        "follow-up",
-        "--incident",
-        "INC-1",
-        "--at",
-        "tomorrow 10:00",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("`follow-up` needs a value for slot `changes`"),
-        "{}",
-        stderr(&out)
+    let refused = |args: &[&str], says: &str| {
+        let out = p.crier(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    };
+    let update = ["schedule", "update", "--set", "progress=x", "--incident"];
+    refused(
+        &[
+            "schedule",
+            "follow-up",
+            "--incident",
+            "INC-1",
+            "--at",
+            "tomorrow 10:00",
+        ],
+        "`follow-up` needs a value for slot `changes`",
     );
-    let out = p.crier(&[
-        "schedule",
-        "update",
-        "--incident",
-        "INC-1",
-        "--at",
-        "09:00",
-        "--set",
-        "progress=x",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("`09:00` means 09:00 CET, which is in the past"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[&update[..], &["INC-1", "--at", "09:00"]].concat(),
+        "`09:00` means 09:00 CET, which is in the past",
     );
-    let out = p.crier(&[
-        "schedule",
-        "update",
-        "--incident",
-        "INC-9",
-        "--at",
-        "+1h",
-        "--set",
-        "progress=x",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("there is no incident `INC-9` to schedule for"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[&update[..], &["INC-9", "--at", "+1h"]].concat(),
+        "there is no incident `INC-9` to schedule for",
     );
 
     let out = p.crier(&[
