@@ -103,7 +103,7 @@ pub async fn continue_update(
 pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
     let (seq, incident) = (d.update.seq, d.update.incident_id.clone());
     match deliver_unless_busy(d).await? {
-        Ok(code) => Ok(code),
+        Ok(sent) => Ok(sent.code),
         Err(other) => Err(Invalid::from(
             Diagnostic::new(format!(
                 "update {seq} of `{incident}` is being sent right now by process {} on `{}` (since {})",
@@ -119,8 +119,16 @@ pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// What one run of [`deliver_unless_busy`] came to.
+#[derive(Debug)]
+pub struct Sent {
+    pub code: ExitCode,
+    /// Messages this run attempted (sent, failed, or left to retry).
+    pub attempted: u64,
+}
+
 /// Send `d.update`, unless another live process is sending it: then `Err(its run)`.
-pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<ExitCode, Run>> {
+pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<Sent, Run>> {
     let me = Run {
         pid: std::process::id(),
         host: hostname(),
@@ -145,7 +153,7 @@ pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<ExitCode,
     result.map(Ok)
 }
 
-async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
+async fn run(d: &Delivery) -> anyhow::Result<Sent> {
     let project = &d.project;
     let kind = project.engine.kind(&d.update.kind).map_err(Invalid::from)?;
     let clock = project.clock(d.update.created_at);
@@ -216,11 +224,21 @@ async fn run(d: &Delivery) -> anyhow::Result<ExitCode> {
         p.abort();
     }
     let reports = reports?;
-    if !d.attended {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let in_doubt: usize = reports.values().map(|r| r.in_doubt.len()).sum();
-    summary(d, planned.as_ref(), in_doubt, outbox.as_deref()).await
+    let attempted = stats
+        .values()
+        .map(|s| {
+            s.sent.load(Ordering::Relaxed)
+                + s.failed.load(Ordering::Relaxed)
+                + s.retrying.load(Ordering::Relaxed)
+        })
+        .sum();
+    let code = if d.attended {
+        let in_doubt: usize = reports.values().map(|r| r.in_doubt.len()).sum();
+        summary(d, planned.as_ref(), in_doubt, outbox.as_deref()).await?
+    } else {
+        ExitCode::SUCCESS
+    };
+    Ok(Sent { code, attempted })
 }
 
 fn spawn_planner(

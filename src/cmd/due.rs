@@ -181,6 +181,14 @@ impl Due {
             // Turned into its update before (by this worker, another, or before a restart).
             return match self.store.update(update).await? {
                 Some(u) if self.store.halted(&u.incident_id).await? => Ok(Started::Nothing),
+                // Sent in full by a worker that has not marked it yet (or crashed before it
+                // could): mark it, send nothing.
+                Some(u) if u.planned && self.unsent(u.id).await? == 0 => {
+                    if let Some(line) = finish(&self.store, u.id, Some(s.id), 0, now).await? {
+                        (self.log)(now, &format!("{}: {line}", sending(&u, Some(s.id))));
+                    }
+                    Ok(Started::Nothing)
+                }
                 Some(u) => Ok(started(self.send(u, Some(s.id), now).await?)),
                 None => Ok(Started::Nothing),
             };
@@ -229,6 +237,12 @@ impl Due {
         Ok(started(self.send(told.update, Some(s.id), now).await?))
     }
 
+    /// Messages of `update` not sent yet: due, or being sent.
+    async fn unsent(&self, update: i64) -> anyhow::Result<u64> {
+        let counts = self.store.counts(update).await?;
+        Ok(counts.values().map(|c| c.pending + c.attempting).sum())
+    }
+
     /// Send `update` on a task of its own, unless this process or another sends it already.
     async fn send(
         &mut self,
@@ -266,13 +280,7 @@ impl Due {
         );
         self.tasks.spawn(async move {
             let id = update.id;
-            let what = match schedule {
-                Some(s) => format!(
-                    "schedule {s}: `{}` as update {} of {}",
-                    update.kind, update.seq, update.incident_id
-                ),
-                None => format!("retries of update {} of {}", update.seq, update.incident_id),
-            };
+            let what = sending(&update, schedule);
             let delivery = Delivery {
                 project: project.clone(),
                 store: store.clone(),
@@ -284,7 +292,7 @@ impl Due {
                 attended: false,
             };
             let outcome = match deliver::deliver_unless_busy(delivery).await {
-                Ok(Ok(_)) => finish(&store, id, schedule, now).await.map(Some),
+                Ok(Ok(sent)) => finish(&store, id, schedule, sent.attempted, now).await,
                 // Another worker took it between our look and our start: it is theirs.
                 Ok(Err(_)) => Ok(None),
                 Err(e) => Err(e),
@@ -314,14 +322,26 @@ fn started(sending: bool) -> Started {
     }
 }
 
+/// What is being sent, as the log names it.
+fn sending(update: &Update, schedule: Option<i64>) -> String {
+    match schedule {
+        Some(s) => format!(
+            "schedule {s}: `{}` as update {} of {}",
+            update.kind, update.seq, update.incident_id
+        ),
+        None => format!("retries of update {} of {}", update.seq, update.incident_id),
+    }
+}
+
 /// After a send: mark the schedule sent once every row is planned and none is left to send
 /// now (rows due to retry later are the worker's, not the schedule's); say what happened.
 async fn finish(
     store: &SqliteStore,
     update: i64,
     schedule: Option<i64>,
+    attempted: u64,
     now: jiff::Timestamp,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Option<String>> {
     let counts = store.counts(update).await?;
     let planned = store.update(update).await?.is_some_and(|u| u.planned);
     let (sent, failed, retry, unsent) = counts.values().fold((0, 0, 0, 0), |t, c| {
@@ -332,17 +352,24 @@ async fn finish(
             t.3 + c.pending + c.attempting,
         )
     });
+    let mut marked = false;
     if let Some(id) = schedule
         && planned
         && unsent == 0
     {
-        store
+        marked = store
             .end_schedule(id, ScheduleState::Sent, None, now)
             .await?;
     }
-    Ok(format!(
-        "{sent} sent, {failed} failed, {retry} waiting to retry, {unsent} not sent yet"
-    ))
+    // One line per schedule when it is sent (by whichever worker marks it), one per run that
+    // sent part of it and stopped, one per run that sent retries.
+    let say = match schedule {
+        Some(_) => marked || (attempted > 0 && unsent > 0),
+        None => attempted > 0,
+    };
+    Ok(say.then(|| {
+        format!("{sent} sent, {failed} failed, {retry} waiting to retry, {unsent} not sent yet")
+    }))
 }
 
 /// The words of the worker's nudges.

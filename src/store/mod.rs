@@ -536,14 +536,15 @@ pub trait Store: Send + Sync {
         t: Telling<'_>,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Option<Told>>> + Send;
-    /// A schedule ends: `Sent`, or `Failed` with why. Only a pending or sending one changes.
+    /// A schedule ends: `Sent`, or `Failed` with why. Only a pending or sending one changes:
+    /// returns whether this call changed it.
     fn end_schedule(
         &self,
         id: i64,
         state: ScheduleState,
         error: Option<&str>,
         now: jiff::Timestamp,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<bool>> + Send;
     fn audit(
         &self,
         actor: &str,

@@ -1139,8 +1139,8 @@ impl Store for SqliteStore {
         state: ScheduleState,
         error: Option<&str>,
         now: jiff::Timestamp,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let changed = sqlx::query(
             "UPDATE schedules SET state = ?, error = ?, updated_at = ?
              WHERE id = ? AND state IN ('pending', 'sending')",
         )
@@ -1150,7 +1150,7 @@ impl Store for SqliteStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(changed.rows_affected() == 1)
     }
 
     async fn audit(
