@@ -93,6 +93,23 @@ pub enum Command {
     )]
     RunDue(WorkerArgs),
 
+    /// Serve the public status page (`/`), its JSON (`/v1/status.json`), `/maintenance` and
+    /// `/healthz` until SIGTERM or Ctrl-C.
+    #[command(after_help = "Examples:\n  crier serve\n  crier serve --listen 0.0.0.0:8080")]
+    Serve(ServeArgs),
+
+    /// Turn the maintenance page on or off: `/` shows it and `/maintenance` answers 503 with
+    /// `Retry-After`, for a load balancer to point at.
+    #[command(
+        after_help = "Examples:\n  crier maintenance on --incident INC-42\n  crier maintenance off"
+    )]
+    Maintenance(MaintenanceArgs),
+
+    /// Write the status page (`index.html`) and `status.json` as static files, to host
+    /// anywhere when your own servers are down.
+    #[command(after_help = "Example:\n  crier page --out site/")]
+    Page(PageArgs),
+
     /// Stop all sending (for one incident, or everything) within a second, from any terminal.
     #[command(after_help = "Examples:\n  crier halt INC-42\n  crier halt")]
     Halt(ScopeArgs),
@@ -227,6 +244,37 @@ pub struct CancelArgs {
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (default: `[server] listen`, 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintenanceArgs {
+    /// `on` or `off`.
+    pub switch: Switch,
+    /// The incident whose latest update the maintenance page shows (default: the open one
+    /// started last).
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// The folder to write `index.html` and `status.json` into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {

@@ -30,6 +30,8 @@ pub struct Config {
     pub promises: Promises,
     /// How often `crier worker` looks for due work.
     pub poll: std::time::Duration,
+    /// Where `crier serve` listens.
+    pub listen: std::net::SocketAddr,
 }
 
 /// `[promises]`: when the next customer update is due, and what happens when it is missed.
@@ -90,6 +92,8 @@ struct RawConfig {
     promises: RawPromises,
     #[serde(default)]
     worker: RawWorker,
+    #[serde(default)]
+    server: RawServer,
     #[serde(default)]
     audience: Audience,
     #[serde(default)]
@@ -179,6 +183,26 @@ impl Default for RawWorker {
             poll: default_poll(),
         }
     }
+}
+
+/// `[server]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default = "default_listen")]
+    listen: Spanned<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8080".into())
 }
 
 fn default_poll() -> Spanned<String> {
@@ -306,6 +330,18 @@ impl Config {
         let poll = duration(&raw.worker.poll, "worker.poll")
             .unsigned_abs()
             .max(std::time::Duration::from_millis(100));
+        let listen = raw.server.listen.get_ref().parse().unwrap_or_else(|e| {
+            problems.push(
+                Diagnostic::new(format!(
+                    "`{}` is not an address to listen on: {e}",
+                    raw.server.listen.get_ref()
+                ))
+                .at(at(raw.server.listen.span()))
+                .field("server.listen")
+                .hint("use an IP address and a port, like `127.0.0.1:8080` or `0.0.0.0:8080`"),
+            );
+            std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
         // `crier.toml` in the current folder: keep paths relative, as the operator writes them.
         let root = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         let config = Config {
@@ -318,6 +354,7 @@ impl Config {
                 .filter(|v| !matches!(v.trim(), "off" | "never")),
             promises,
             poll,
+            listen,
             company: Company {
                 name: raw.company.name,
                 support_phone: raw.company.support_phone,

@@ -18,6 +18,7 @@ pub mod project;
 pub mod report;
 pub mod script;
 pub mod secret;
+pub mod server;
 pub mod store;
 pub mod template;
 pub mod time;

@@ -15,6 +15,7 @@ mod report;
 mod retry;
 mod schedule;
 mod script;
+mod serve;
 mod status;
 mod worker;
 
@@ -44,6 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedule(args) => schedule::run(config, &args),
         Command::Worker(_) => worker::run(config, worker::Mode::Forever),
         Command::RunDue(_) => worker::run(config, worker::Mode::Once),
+        Command::Serve(args) => serve::serve(config, &args),
+        Command::Maintenance(args) => serve::maintenance(config, &args),
+        Command::Page(args) => serve::page(config, &args),
         Command::Halt(args) => halt::halt(config, &args),
         Command::Resume(args) => halt::resume(config, &args),
         Command::Retry(args) => retry::run(config, &args),

@@ -140,6 +140,16 @@ pub enum Origin {
     Holding,
 }
 
+/// `crier maintenance on`: the status page shows the maintenance page, `/maintenance`
+/// answers 503.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Maintenance {
+    /// The incident whose latest update the maintenance page shows.
+    pub incident_id: Option<String>,
+    pub since: jiff::Timestamp,
+    pub by: String,
+}
+
 /// A blast to run later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSchedule {
@@ -545,6 +555,9 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Turn maintenance on (`Some`) or off (`None`).
+    fn set_maintenance(&self, on: Option<&Maintenance>) -> impl Future<Output = Result<()>> + Send;
+    fn maintenance(&self) -> impl Future<Output = Result<Option<Maintenance>>> + Send;
     fn audit(
         &self,
         actor: &str,

@@ -14,8 +14,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BadRow, Counts, Delivery, Failure, IncidentRow, NewSchedule, Outcome, PlanBatch, Result, Run,
-    Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, millis, timestamp,
+    BadRow, Counts, Delivery, Failure, IncidentRow, Maintenance, NewSchedule, Outcome, PlanBatch,
+    Result, Run, Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, millis,
+    timestamp,
 };
 use crate::template::{Incident, PastUpdate};
 
@@ -25,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_2.sql"),
     include_str!("schema_sqlite_3.sql"),
     include_str!("schema_sqlite_4.sql"),
+    include_str!("schema_sqlite_5.sql"),
 ];
 
 /// The start of a query for due rows of a channel, as a claim hands them out (`?1`: now,
@@ -1151,6 +1153,37 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(changed.rows_affected() == 1)
+    }
+
+    async fn set_maintenance(&self, on: Option<&Maintenance>) -> Result<()> {
+        match on {
+            Some(m) => sqlx::query(
+                "INSERT INTO maintenance (id, incident_id, since, by) VALUES (1, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET incident_id = excluded.incident_id,
+                   since = excluded.since, by = excluded.by",
+            )
+            .bind(&m.incident_id)
+            .bind(millis(m.since))
+            .bind(&m.by),
+            None => sqlx::query("DELETE FROM maintenance"),
+        }
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn maintenance(&self) -> Result<Option<Maintenance>> {
+        let row = sqlx::query("SELECT incident_id, since, by FROM maintenance WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Maintenance {
+                incident_id: r.try_get("incident_id")?,
+                since: timestamp(r.try_get("since")?),
+                by: r.try_get("by")?,
+            })
+        })
+        .transpose()
     }
 
     async fn audit(

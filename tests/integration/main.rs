@@ -12,6 +12,7 @@ mod promises;
 mod report;
 mod safety;
 mod schedules;
+mod server;
 mod smtp_server;
 mod snapshots;
 mod support;

@@ -1,0 +1,161 @@
+//! `crier serve`: one axum server for the public status page (`/`), its JSON
+//! (`/v1/status.json`, shaped like Statuspage's `summary.json`), the maintenance switch's
+//! answer for load balancers (`/maintenance`) and `/healthz`. Every route is listed in [`app`].
+//!
+//! Public answers come from a [`Snapshot`] the server refreshes from the journal every second
+//! (a blast from any terminal shows within about a second); requests never touch the database.
+
+pub mod page;
+pub mod snapshot;
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use snapshot::Snapshot;
+
+use crate::project::Project;
+use crate::store::sqlite::SqliteStore;
+
+/// How often the snapshot is read again from the journal.
+pub const REFRESH: Duration = Duration::from_secs(1);
+/// What `/maintenance` asks a client to wait before trying again, in seconds.
+pub const RETRY_AFTER_SECS: u32 = 120;
+/// How long clients and caches may keep a public answer, in seconds.
+const MAX_AGE_SECS: u32 = 5;
+
+/// What every route shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    project: Arc<Project>,
+    store: Arc<SqliteStore>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+impl AppState {
+    /// The state with its first snapshot, as of `now`.
+    pub async fn new(
+        project: Arc<Project>,
+        store: Arc<SqliteStore>,
+        now: jiff::Timestamp,
+    ) -> anyhow::Result<AppState> {
+        let first = Snapshot::load(&project, store.as_ref(), now).await?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                project,
+                store,
+                snapshot: RwLock::new(Arc::new(first)),
+            }),
+        })
+    }
+
+    /// Read the journal again, as of `now`.
+    pub async fn refresh(&self, now: jiff::Timestamp) -> anyhow::Result<()> {
+        let fresh = Snapshot::load(&self.inner.project, self.inner.store.as_ref(), now).await?;
+        *self.inner.snapshot.write().expect("never poisoned") = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.read().expect("never poisoned").clone()
+    }
+}
+
+/// Every route of `crier serve`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/v1/status.json", get(status_json))
+        .route("/maintenance", get(maintenance))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+/// Serve `app(state)` on `listener` until `stop` completes; in-flight requests finish. The
+/// snapshot is refreshed every [`REFRESH`]; a failed refresh keeps the last one and is
+/// reported through `warn`.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    stop: impl Future<Output = ()> + Send + 'static,
+    warn: impl Fn(String) + Send + 'static,
+) -> std::io::Result<()> {
+    let refresher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REFRESH).await;
+                if let Err(e) = state.refresh(jiff::Timestamp::now()).await {
+                    warn(format!(
+                        "the status could not be read from the journal: {e:#}"
+                    ));
+                }
+            }
+        })
+    };
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(stop)
+        .await;
+    refresher.abort();
+    served
+}
+
+fn public(body: String, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_str(&format!("public, max-age={MAX_AGE_SECS}"))
+                    .expect("a valid header"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn status_page(State(state): State<AppState>) -> Response {
+    public(state.snapshot().page.clone(), "text/html; charset=utf-8")
+}
+
+async fn status_json(State(state): State<AppState>) -> Response {
+    let mut response = public(state.snapshot().status_json.clone(), "application/json");
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// 503 with `Retry-After` while maintenance is on (point a load balancer here), else 200.
+async fn maintenance(State(state): State<AppState>) -> Response {
+    let snapshot = state.snapshot();
+    if !snapshot.maintenance {
+        return (StatusCode::OK, "No maintenance is going on.\n").into_response();
+    }
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, snapshot.page.clone()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}

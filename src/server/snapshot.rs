@@ -1,0 +1,220 @@
+//! What the public side of `crier serve` shows, read from the journal once and kept: the
+//! open incidents with their timelines, the recent ones, the maintenance switch. Requests are
+//! answered from the last snapshot (bytes ready to send), never from the database, so a busy
+//! status page puts no load on the journal; the server refreshes it every second.
+
+use serde_json::{Value, json};
+
+use super::page;
+use crate::project::Project;
+use crate::store::{IncidentRow, Maintenance, Store, Update};
+use crate::template::{Impact, Status};
+use crate::time;
+
+/// Resolved incidents stay in "recent" this long.
+const RECENT_DAYS: i64 = 14;
+/// At most this many recent incidents are shown.
+const RECENT_MAX: usize = 10;
+
+/// One incident as the public sees it: its facts and its updates, newest first.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub incident: IncidentRow,
+    pub updates: Vec<Update>,
+}
+
+/// Everything the public pages are made from.
+#[derive(Debug, Clone)]
+pub struct Public {
+    pub as_of: jiff::Timestamp,
+    /// Open incidents, the most recently started first.
+    pub open: Vec<Shown>,
+    /// Resolved in the last [`RECENT_DAYS`] days, the most recent first.
+    pub recent: Vec<Shown>,
+    /// The switch, with the incident the maintenance page speaks for (if any).
+    pub maintenance: Option<(Maintenance, Option<Shown>)>,
+}
+
+impl Public {
+    /// Read the public state from `store` as of `now`.
+    pub async fn load<S: Store>(store: &S, now: jiff::Timestamp) -> anyhow::Result<Public> {
+        let since = now - jiff::SignedDuration::from_hours(24 * RECENT_DAYS);
+        let mut open = Vec::new();
+        let mut recent = Vec::new();
+        for incident in store.incidents().await? {
+            let resolved = incident.status == Status::Resolved;
+            if resolved && (recent.len() >= RECENT_MAX || incident.resolved_at < Some(since)) {
+                continue;
+            }
+            let mut updates = store.updates(&incident.id).await?;
+            if updates.is_empty() {
+                continue;
+            }
+            updates.reverse();
+            let shown = Shown { incident, updates };
+            if resolved {
+                recent.push(shown);
+            } else {
+                open.push(shown);
+            }
+        }
+        let maintenance = match store.maintenance().await? {
+            None => None,
+            Some(m) => {
+                let about = match &m.incident_id {
+                    Some(id) => open
+                        .iter()
+                        .chain(&recent)
+                        .find(|s| &s.incident.id == id)
+                        .cloned(),
+                    None => open.first().cloned(),
+                };
+                Some((m, about))
+            }
+        };
+        Ok(Public {
+            as_of: now,
+            open,
+            recent,
+            maintenance,
+        })
+    }
+
+    /// The worst impact of the open incidents (`none` when all is well).
+    pub fn indicator(&self) -> &'static str {
+        if self.maintenance.is_some() {
+            return "maintenance";
+        }
+        let worst = self
+            .open
+            .iter()
+            .map(|s| s.incident.impact)
+            .max_by_key(|i| rank(*i));
+        match worst {
+            None | Some(Impact::None) => "none",
+            Some(i) => i.as_str(),
+        }
+    }
+}
+
+fn rank(i: Impact) -> u8 {
+    match i {
+        Impact::None => 0,
+        Impact::Minor => 1,
+        Impact::Major => 2,
+        Impact::Critical => 3,
+    }
+}
+
+/// The public state ready to send: `/v1/status.json`, the status page, the maintenance switch.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub status_json: String,
+    pub page: String,
+    pub maintenance: bool,
+}
+
+impl Snapshot {
+    /// Everything the public routes answer, as of `now`.
+    pub async fn load<S: Store>(
+        project: &Project,
+        store: &S,
+        now: jiff::Timestamp,
+    ) -> anyhow::Result<Snapshot> {
+        let public = Public::load(store, now).await?;
+        Ok(Snapshot {
+            status_json: serde_json::to_string(&summary(project, &public))?,
+            page: page::render(project, &public),
+            maintenance: public.maintenance.is_some(),
+        })
+    }
+}
+
+/// `/v1/status.json`: shaped like Statuspage's public `summary.json` where the concepts match
+/// (page, status indicator, unresolved incidents with their updates), so existing consumers
+/// work; `crier` adds what the widget shows.
+pub fn summary(project: &Project, p: &Public) -> Value {
+    let company = &project.config.company;
+    let indicator = p.indicator();
+    let description = match indicator {
+        "none" => "All Systems Operational",
+        "minor" => "Minor Service Outage",
+        "major" => "Partial System Outage",
+        "critical" => "Major Service Outage",
+        _ => "Service Under Maintenance",
+    };
+    let updated_at = p
+        .open
+        .iter()
+        .chain(&p.recent)
+        .filter_map(|s| s.updates.first().map(|u| u.created_at))
+        .max();
+    let latest = p
+        .open
+        .first()
+        .and_then(|s| s.updates.first().map(|u| (s, u)));
+    json!({
+        "page": {
+            "id": "crier",
+            "name": company.name,
+            "url": company.status_url,
+            "time_zone": company.time_zone,
+            "updated_at": updated_at.map(time::rfc3339),
+        },
+        "status": { "indicator": indicator, "description": description },
+        "components": [],
+        "incidents": p.open.iter().map(|s| incident(company, s)).collect::<Vec<_>>(),
+        "scheduled_maintenances": [],
+        "crier": {
+            "maintenance": p.maintenance.is_some(),
+            "current": latest.map(|(s, u)| json!({
+                "incident_id": s.incident.id,
+                "title": s.incident.title,
+                "status": s.incident.status.as_str(),
+                "impact": s.incident.impact.as_str(),
+                "sequence": u.seq,
+                "kind": u.kind,
+                "headline": u.headline,
+                "summary": u.summary,
+                "updated_at": time::rfc3339(u.created_at),
+                "next_update_at": u.next_update_at.map(time::rfc3339),
+            })),
+        },
+    })
+}
+
+/// One incident as Statuspage's `incidents[]` entry.
+fn incident(company: &crate::config::Company, s: &Shown) -> Value {
+    let i = &s.incident;
+    let at_status = |status: Status| {
+        s.updates
+            .iter()
+            .rev()
+            .find(|u| u.status == status.as_str())
+            .map(|u| time::rfc3339(u.created_at))
+    };
+    json!({
+        "id": i.id,
+        "name": i.title,
+        "status": i.status.as_str(),
+        "impact": i.impact.as_str(),
+        "created_at": time::rfc3339(i.started_at),
+        "started_at": time::rfc3339(i.started_at),
+        "updated_at": s.updates.first().map(|u| time::rfc3339(u.created_at)),
+        "monitoring_at": at_status(Status::Monitoring),
+        "resolved_at": i.resolved_at.map(time::rfc3339),
+        "shortlink": company.status_url,
+        "page_id": "crier",
+        "components": [],
+        "incident_updates": s.updates.iter().map(|u| json!({
+            "id": format!("{}-{}", i.id, u.seq),
+            "incident_id": i.id,
+            "status": u.status,
+            "body": u.summary,
+            "created_at": time::rfc3339(u.created_at),
+            "updated_at": time::rfc3339(u.created_at),
+            "display_at": time::rfc3339(u.created_at),
+            "affected_components": [],
+        })).collect::<Vec<_>>(),
+    })
+}

@@ -1,0 +1,238 @@
+//! `crier serve`: every route through the router (`oneshot`, no socket), with nothing open,
+//! with an open incident whose title is hostile HTML, and in maintenance; `crier page --out`
+//! writes what `/` serves; the real server shows a blast from the CLI within its refresh.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use crier::server::{AppState, app};
+use tower::ServiceExt;
+
+use crate::crash::{scratch, spawn};
+use crate::support::{OUTAGE, Project, now, stderr, stdout};
+
+/// The answer to `GET path`: status, headers, body.
+async fn get(state: &AppState, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app(state.clone())
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+async fn state(p: &Project) -> AppState {
+    let project = Arc::new(p.load());
+    let store = crier::store::open(&project.config.store_url, &project.config.root)
+        .await
+        .unwrap();
+    AppState::new(project, Arc::new(store), now())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn with_nothing_open_every_route_says_all_is_well() {
+    let p = Project::init();
+    let s = state(&p).await;
+    let (code, _, body) = get(&s, "/healthz").await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, "ok\n"));
+    let (code, headers, body) = get(&s, "/v1/status.json").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["cache-control"], "public, max-age=5");
+    assert_eq!(headers["content-type"], "application/json");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"]["indicator"], "none");
+    assert_eq!(json["status"]["description"], "All Systems Operational");
+    assert_eq!(json["incidents"], serde_json::json!([]));
+    assert_eq!(json["page"]["name"], "Acme");
+    assert_eq!(json["crier"]["current"], serde_json::Value::Null);
+    let (code, headers, body) = get(&s, "/").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(body.contains("Everything is working normally."), "{body}");
+    let (code, _, _) = get(&s, "/maintenance").await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _, _) = get(&s, "/nope").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_incident_is_on_the_page_and_in_the_json_and_html_stays_text() {
+    let p = Project::init();
+    let hostile = "Checkout <script>alert(1)</script> & \"payments\"";
+    let blast = [
+        "blast",
+        "outage-notice",
+        "--incident",
+        "INC-7",
+        "--title",
+        hostile,
+        "--set",
+        "affected=complete a checkout",
+        "--set",
+        "next_update=in 30 minutes",
+        "--yes",
+    ];
+    let out = p.crier(&blast);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = state(&p).await;
+
+    let (_, _, body) = get(&s, "/v1/status.json").await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"]["indicator"], "major");
+    assert_eq!(json["status"]["description"], "Partial System Outage");
+    let incident = &json["incidents"][0];
+    assert_eq!(incident["id"], "INC-7");
+    assert_eq!(incident["name"], hostile);
+    assert_eq!(incident["status"], "investigating");
+    assert_eq!(incident["created_at"], "2026-11-26T13:05:00Z");
+    assert_eq!(incident["incident_updates"][0]["id"], "INC-7-1");
+    let current = &json["crier"]["current"];
+    assert_eq!(
+        current["headline"],
+        "You can't complete a checkout right now, and we're working on it"
+    );
+    assert_eq!(current["next_update_at"], "2026-11-26T13:35:00Z");
+
+    let (_, _, page) = get(&s, "/").await;
+    assert!(!page.contains("<script"), "{page}");
+    assert!(
+        page.contains("Checkout &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;payments&quot;"),
+        "{page}"
+    );
+    assert!(page.contains("started 14:05 CET"), "{page}");
+    assert!(
+        page.contains("You can&#39;t complete a checkout right now"),
+        "{page}"
+    );
+
+    // `crier page --out` writes what `/` and `/v1/status.json` serve at the same moment.
+    let site = scratch(&p).join("site");
+    let out = p.crier(&["page", "--out", site.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(site.join("index.html")).unwrap(),
+        page
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.join("status.json")).unwrap(),
+        body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_on_answers_503_with_retry_after_and_off_restores() {
+    let p = Project::init();
+    let out = p.crier(&[&OUTAGE[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = state(&p).await;
+    let out = p.crier(&["maintenance", "on", "--incident", "INC-1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    s.refresh(now()).await.unwrap();
+    let (code, headers, body) = get(&s, "/maintenance").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "120");
+    assert!(
+        body.contains("class=\"banner impact-maintenance\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("You can&#39;t complete a checkout right now"),
+        "{body}"
+    );
+    let (_, _, json) = get(&s, "/v1/status.json").await;
+    assert!(json.contains("\"indicator\":\"maintenance\""), "{json}");
+
+    let out = p.crier(&["maintenance", "off"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    s.refresh(now()).await.unwrap();
+    let (code, _, _) = get(&s, "/maintenance").await;
+    assert_eq!(code, StatusCode::OK);
+    let (_, _, page) = get(&s, "/").await;
+    assert!(
+        !page.contains("class=\"banner impact-maintenance\""),
+        "{page}"
+    );
+
+    let out = p.crier(&["maintenance", "on", "--incident", "INC-9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("there is no incident `INC-9`"));
+}
+
+/// The real server: up on a free port, shows a blast from another terminal within a couple of
+/// seconds without a restart, and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
+    let p = Project::init();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
+    cmd.current_dir(p.root())
+        .args(["serve", "--listen", &listen])
+        .env_remove("CRIER_NOW")
+        .env_remove("CRIER_CONFIG");
+    let server = spawn(cmd, &scratch(&p), "serve");
+    let client = crier::channels::http::client(Duration::from_secs(5)).unwrap();
+    let url = format!("http://{listen}/v1/status.json");
+    let started = Instant::now();
+    let status = |client: reqwest::Client, url: String| async move {
+        match client.get(&url).send().await {
+            Ok(r) => serde_json::from_slice::<serde_json::Value>(&r.bytes().await.ok()?).ok(),
+            Err(_) => None,
+        }
+    };
+    let mut seen = None;
+    while seen.is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server never answered"
+        );
+        seen = status(client.clone(), url.clone()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.unwrap()["status"]["indicator"], "none");
+
+    let out = p.crier(&[&OUTAGE[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let blasted = Instant::now();
+    loop {
+        let json = status(client.clone(), url.clone())
+            .await
+            .unwrap_or_default();
+        if json["status"]["indicator"] == "major" {
+            break;
+        }
+        assert!(
+            blasted.elapsed() < Duration::from_secs(3),
+            "the page did not show the blast: {json}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = server.wait_at_most(Duration::from_secs(10));
+    assert!(out.status.success(), "{:?} {}", out.status, stderr(&out));
+    assert!(
+        stderr(&out).contains("crier serve: stopped."),
+        "{}",
+        stdout(&out)
+    );
+}
