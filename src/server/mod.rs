@@ -1,20 +1,25 @@
 //! `crier serve`: one axum server for the public status page (`/`), its JSON
-//! (`/v1/status.json`, shaped like Statuspage's `summary.json`), the maintenance switch's
-//! answer for load balancers (`/maintenance`) and `/healthz`. Every route is listed in [`app`].
+//! (`/v1/status.json`, shaped like Statuspage's `summary.json`), the embeddable widget
+//! (`/widget.js`, fed live by `/v1/events`), the maintenance switch's answer for load
+//! balancers (`/maintenance`) and `/healthz`. Every route is listed in [`app`].
 //!
 //! Public answers come from a [`Snapshot`] the server refreshes from the journal every second
 //! (a blast from any terminal shows within about a second); requests never touch the database.
+//! Event streams wait on the snapshot's watch channel and send the widget's state when it
+//! changes.
 
 pub mod page;
 pub mod snapshot;
 
+use std::convert::Infallible;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -39,7 +44,7 @@ pub struct AppState {
 struct Inner {
     project: Arc<Project>,
     store: Arc<SqliteStore>,
-    snapshot: RwLock<Arc<Snapshot>>,
+    snapshot: tokio::sync::watch::Sender<Arc<Snapshot>>,
 }
 
 impl AppState {
@@ -54,7 +59,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 project,
                 store,
-                snapshot: RwLock::new(Arc::new(first)),
+                snapshot: tokio::sync::watch::Sender::new(Arc::new(first)),
             }),
         })
     }
@@ -62,13 +67,13 @@ impl AppState {
     /// Read the journal again, as of `now`.
     pub async fn refresh(&self, now: jiff::Timestamp) -> anyhow::Result<()> {
         let fresh = Snapshot::load(&self.inner.project, self.inner.store.as_ref(), now).await?;
-        *self.inner.snapshot.write().expect("never poisoned") = Arc::new(fresh);
+        self.inner.snapshot.send_replace(Arc::new(fresh));
         Ok(())
     }
 
     /// The latest snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.inner.snapshot.read().expect("never poisoned").clone()
+        self.inner.snapshot.borrow().clone()
     }
 }
 
@@ -77,6 +82,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/v1/status.json", get(status_json))
+        .route("/widget.js", get(widget_js))
+        .route("/v1/events", get(events))
         .route("/maintenance", get(maintenance))
         .route("/healthz", get(healthz))
         .with_state(state)
@@ -132,6 +139,49 @@ async fn status_page(State(state): State<AppState>) -> Response {
 
 async fn status_json(State(state): State<AppState>) -> Response {
     let mut response = public(state.snapshot().status_json.clone(), "application/json");
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The widget: one small script, no dependencies (`assets/widget.js`).
+async fn widget_js() -> Response {
+    let mut response = public(
+        include_str!("assets/widget.js").to_string(),
+        "text/javascript; charset=utf-8",
+    );
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// Server-Sent Events: the widget's state now (`event: state`), then again whenever it
+/// changes; a comment every 15 s keeps proxies from closing the stream. Browsers reconnect by
+/// themselves and get the state at once.
+async fn events(State(state): State<AppState>) -> Response {
+    let changes = state.inner.snapshot.subscribe();
+    let stream = futures_util::stream::unfold(
+        (changes, None::<String>),
+        |(mut changes, last)| async move {
+            loop {
+                if last.is_some() && changes.changed().await.is_err() {
+                    return None;
+                }
+                let now = changes.borrow_and_update().widget_json.clone();
+                if last.as_ref() != Some(&now) {
+                    let event = Event::default().event("state").data(now.clone());
+                    return Some((Ok::<_, Infallible>(event), (changes, Some(now))));
+                }
+            }
+        },
+    );
+    let mut response = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),

@@ -112,6 +112,8 @@ pub struct Snapshot {
     pub status_json: String,
     pub page: String,
     pub maintenance: bool,
+    /// What the widget shows (`/v1/events`).
+    pub widget_json: String,
 }
 
 impl Snapshot {
@@ -126,6 +128,7 @@ impl Snapshot {
             status_json: serde_json::to_string(&summary(project, &public))?,
             page: page::render(project, &public),
             maintenance: public.maintenance.is_some(),
+            widget_json: serde_json::to_string(&widget(project, &public))?,
         })
     }
 }
@@ -180,6 +183,39 @@ pub fn summary(project: &Project, p: &Public) -> Value {
                 "next_update_at": u.next_update_at.map(time::rfc3339),
             })),
         },
+    })
+}
+
+/// The widget's state: the open incident started last (or the maintenance page's), its latest
+/// headline and summary, its severity, when it was last updated; `open: false` when nothing is.
+pub fn widget(project: &Project, p: &Public) -> Value {
+    let company = &project.config.company;
+    let shown = match &p.maintenance {
+        Some((_, about)) => about.as_ref(),
+        None => p.open.first(),
+    };
+    let Some((s, u)) = shown.and_then(|s| s.updates.first().map(|u| (s, u))) else {
+        return json!({ "open": p.maintenance.is_some(), "maintenance": p.maintenance.is_some(),
+                       "status_url": company.status_url });
+    };
+    let severity = match (&p.maintenance, s.incident.impact) {
+        (Some(_), _) => "maintenance",
+        (None, Impact::None) => "minor",
+        (None, i) => i.as_str(),
+    };
+    json!({
+        "open": true,
+        "maintenance": p.maintenance.is_some(),
+        "incident_id": s.incident.id,
+        "sequence": u.seq,
+        "title": s.incident.title,
+        "status": s.incident.status.as_str(),
+        "severity": severity,
+        "headline": u.headline,
+        "summary": u.summary,
+        "updated_at": time::rfc3339(u.created_at),
+        "updated": time::display_moment(u.created_at, p.as_of, &project.config.time_zone),
+        "status_url": company.status_url,
     })
 }
 

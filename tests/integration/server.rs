@@ -236,3 +236,54 @@ async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
         stdout(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_is_small_and_its_events_follow_each_blast() {
+    use futures_util::StreamExt;
+
+    let p = Project::init();
+    let s = state(&p).await;
+    let (code, headers, js) = get(&s, "/widget.js").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(js.len() < 10 * 1024, "{} bytes", js.len());
+    assert!(!js.contains("document.cookie") && !js.contains("innerHTML"));
+    assert!(js.contains("aria-live") && js.contains("/v1/events"));
+
+    // The stream starts with the state now (nothing open), then sends each change.
+    let response = app(s.clone())
+        .oneshot(Request::get("/v1/events").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = response.into_body().into_data_stream();
+    let mut next = async || {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream stays open")
+            .unwrap();
+        String::from_utf8(chunk.to_vec()).unwrap()
+    };
+    let first = next().await;
+    assert!(first.starts_with("event: state\ndata: {"), "{first}");
+    assert!(first.contains("\"open\":false"), "{first}");
+
+    let out = p.crier(&[&OUTAGE[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    s.refresh(now()).await.unwrap();
+    let second = next().await;
+    let data: serde_json::Value =
+        serde_json::from_str(second.trim().strip_prefix("event: state\ndata: ").unwrap()).unwrap();
+    assert_eq!(data["open"], true);
+    assert_eq!(data["incident_id"], "INC-1");
+    assert_eq!(data["sequence"], 1);
+    assert_eq!(data["severity"], "major");
+    assert_eq!(data["updated"], "14:05 CET");
+    assert_eq!(
+        data["headline"],
+        "You can't complete a checkout right now, and we're working on it"
+    );
+    assert_eq!(data["status_url"], "https://status.acme.example");
+}
