@@ -1,13 +1,15 @@
 //! `crier serve`: one axum server for the public status page (`/`), its JSON
 //! (`/v1/status.json`, shaped like Statuspage's `summary.json`), the embeddable widget
 //! (`/widget.js`, fed live by `/v1/events`), the maintenance switch's answer for load
-//! balancers (`/maintenance`) and `/healthz`. Every route is listed in [`app`].
+//! balancers (`/maintenance`), `/metrics` (Prometheus) and `/healthz`. Every route is listed
+//! in [`app`].
 //!
 //! Public answers come from a [`Snapshot`] the server refreshes from the journal every second
 //! (a blast from any terminal shows within about a second); requests never touch the database.
 //! Event streams wait on the snapshot's watch channel and send the widget's state when it
 //! changes.
 
+pub mod metrics;
 pub mod page;
 pub mod snapshot;
 
@@ -86,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/maintenance", get(maintenance))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .with_state(state)
 }
 
@@ -204,6 +207,24 @@ async fn maintenance(State(state): State<AppState>) -> Response {
     headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match metrics::render(state.inner.store.as_ref(), jiff::Timestamp::now()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the journal could not be read: {e:#}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {

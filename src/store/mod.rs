@@ -555,6 +555,8 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Journal rows of every update, by (channel, state), for `/metrics`.
+    fn totals(&self) -> impl Future<Output = Result<BTreeMap<(String, String), u64>>> + Send;
     /// Turn maintenance on (`Some`) or off (`None`).
     fn set_maintenance(&self, on: Option<&Maintenance>) -> impl Future<Output = Result<()>> + Send;
     fn maintenance(&self) -> impl Future<Output = Result<Option<Maintenance>>> + Send;

@@ -1155,6 +1155,18 @@ impl Store for SqliteStore {
         Ok(changed.rows_affected() == 1)
     }
 
+    async fn totals(&self) -> Result<BTreeMap<(String, String), u64>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, s, n)| ((c, s), n as u64))
+            .collect())
+    }
+
     async fn set_maintenance(&self, on: Option<&Maintenance>) -> Result<()> {
         match on {
             Some(m) => sqlx::query(

@@ -60,6 +60,17 @@ async fn with_nothing_open_every_route_says_all_is_well() {
     assert!(body.contains("Everything is working normally."), "{body}");
     let (code, _, _) = get(&s, "/maintenance").await;
     assert_eq!(code, StatusCode::OK);
+    let (code, headers, metrics) = get(&s, "/metrics").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(
+        metrics.contains("# HELP crier_journal_backlog Messages not sent yet: due, being sent, or waiting to retry.\n# TYPE crier_journal_backlog gauge\ncrier_journal_backlog 0\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("crier_open_incidents 0\n"), "{metrics}");
     let (code, _, _) = get(&s, "/nope").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
@@ -112,6 +123,17 @@ async fn an_open_incident_is_on_the_page_and_in_the_json_and_html_stays_text() {
     assert!(
         page.contains("You can&#39;t complete a checkout right now"),
         "{page}"
+    );
+
+    let (_, _, metrics) = get(&s, "/metrics").await;
+    assert!(
+        metrics.contains("crier_messages{channel=\"file\",state=\"sent\"} 6\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("crier_open_incidents 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("\ncrier_last_update_age_seconds "),
+        "{metrics}"
     );
 
     // `crier page --out` writes what `/` and `/v1/status.json` serve at the same moment.
