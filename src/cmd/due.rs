@@ -26,6 +26,9 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::{NewSchedule, Origin, Schedule, ScheduleState, Store, Update};
 use crate::time;
 
+/// How the timeline names the sender of a holding update (then `, schedule N)`).
+const HOLDING_SENDER: &str = "crier (holding update";
+
 /// What one pass started.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pass {
@@ -121,7 +124,10 @@ impl Due {
                 continue;
             };
             let holding_at = due.checked_add(promises.holding_after)?;
-            let holding = promises.auto_holding_update.then_some(holding_at);
+            // One holding update in a row at most: a promise the holding update made and nobody
+            // kept is for the people on duty to answer, not for crier to repeat every half hour.
+            let by_crier = u.sent_by.starts_with(HOLDING_SENDER);
+            let holding = (promises.auto_holding_update && !by_crier).then_some(holding_at);
             let n = words::promise(&self.project, &u, incident.clone(), holding, now);
             self.nudge(&n, now, pass).await?;
             if holding.is_some_and(|at| now >= at) {
@@ -196,7 +202,7 @@ impl Due {
         let existing = self.store.incident(&s.incident_id).await?;
         let req = Request {
             sent_by: match s.origin {
-                Origin::Holding => format!("crier (holding update, schedule {})", s.id),
+                Origin::Holding => format!("{HOLDING_SENDER}, schedule {})", s.id),
                 _ => format!("crier (schedule {})", s.id),
             },
             source: Some(format!("schedule:{}", s.id)),

@@ -110,6 +110,17 @@ async fn a_missed_promise_nudges_the_people_on_duty_once_and_the_holding_update_
     assert_eq!(run_due(&p, "2026-11-26T13:52:00Z", &url), "");
     assert_eq!(bodies(&slack).await.len(), 2);
 
+    // The holding update promised 15:21 CET; when that is missed too, the people on duty are
+    // told, and crier does not send a second holding update on its own.
+    let said = run_due(&p, "2026-11-26T14:40:00Z", &url);
+    assert!(
+        said.contains("nudge: INC-1: the customer update promised for 15:21 CET is overdue"),
+        "{said}"
+    );
+    assert!(!said.contains("holding update"), "{said}");
+    assert_eq!(run_due(&p, "2026-11-26T15:40:00Z", &url), "");
+    assert_eq!(bodies(&slack).await.len(), 3);
+
     let out = p.crier(&["incident", "show", "INC-1", "--json"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let updates = shown["updates"].as_array().unwrap();
