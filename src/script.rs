@@ -33,6 +33,53 @@ pub struct Parts<'a> {
 const NOT_APPROVED: &str =
     "NOT APPROVED: do not read this wording to customers until it is approved.";
 
+/// The call script of `update` as it went out — its kind and values, the incident as it was
+/// told then, at the time it was sent — in `format`, with its wording's approval state now.
+pub async fn of_update<S: crate::store::Store>(
+    project: &crate::project::Project,
+    store: &S,
+    update: &crate::store::Update,
+    format: Format,
+) -> anyhow::Result<(String, ApprovalState)> {
+    use crate::diag::Invalid;
+    use crate::template::{Fill, Recipient, slots};
+    let kind = project.engine.kind(&update.kind).map_err(Invalid::from)?;
+    let clock = project.clock(update.created_at);
+    let values = slots::resolve(
+        &kind.name,
+        &kind.slots,
+        &update.slots,
+        Fill::Defaults,
+        clock,
+    )
+    .map_err(Invalid)?;
+    let incident = crate::store::incident_before(store, update).await?;
+    let everyone = Recipient::default();
+    let inputs = Inputs {
+        incident: &incident,
+        slots: &values.display,
+        recipient: &everyone,
+        company: &project.config.company,
+        now: update.created_at,
+        tz: &project.config.time_zone,
+    };
+    let rendered = project.engine.render(kind, &inputs).map_err(Invalid)?;
+    let script = project
+        .engine
+        .render_script(kind, &inputs)
+        .map_err(Invalid)?;
+    let approval = project.approvals.state(&project.engine, kind);
+    let parts = Parts {
+        kind: &kind.name,
+        message: rendered.message_for("email"),
+        script: &script,
+        inputs,
+        approval: &approval,
+    };
+    let text = render(&project.engine, &parts, format).map_err(Invalid::from)?;
+    Ok((text, approval))
+}
+
 /// The call script in `format`.
 pub fn render(engine: &Engine, parts: &Parts<'_>, format: Format) -> Result<String, Diagnostic> {
     match format {

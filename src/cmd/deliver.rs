@@ -18,7 +18,7 @@ use crate::diag::{Diagnostic, Diagnostics, Invalid};
 use crate::project::Project;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Counts, Run, Store, Update};
-use crate::template::{Fill, Incident, slots};
+use crate::template::{Fill, slots};
 
 /// A run stale for this long is taken to be dead (its process was killed).
 const STALE_MS: i64 = 10_000;
@@ -57,25 +57,6 @@ pub fn channels_of(project: &Project, update: &Update) -> Result<Vec<Channel>, I
         }
     }
     problems.into_result(found).map_err(|e| Invalid(e.0))
-}
-
-/// The incident as `update` tells it: its facts now, and the updates before this one
-/// (the timeline is in sequence order, from 1).
-pub async fn incident_before(store: &SqliteStore, update: &Update) -> anyhow::Result<Incident> {
-    let mut incident = store
-        .incident_with_timeline(&update.incident_id)
-        .await?
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the journal has update {} but no incident `{}`",
-                update.seq,
-                update.incident_id
-            )
-        })?;
-    incident
-        .updates
-        .truncate(update.seq.saturating_sub(1) as usize);
-    Ok(incident)
 }
 
 /// Finish sending an update planned before (`resume`, `retry`), on its channels as configured now.
@@ -191,7 +172,7 @@ async fn run(d: &Delivery) -> anyhow::Result<Sent> {
         store: d.store.clone(),
         project: project.clone(),
         update: d.update.clone(),
-        incident: incident_before(&d.store, &d.update).await?,
+        incident: crate::store::incident_before(d.store.as_ref(), &d.update).await?,
         slots: values.display,
         stop: d.stop.clone(),
         halted: Arc::new(AtomicBool::new(false)),

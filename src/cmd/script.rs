@@ -9,22 +9,34 @@ use crate::diag::{Diagnostic, Invalid};
 use crate::project::Project;
 use crate::script;
 use crate::store::{self, Store};
-use crate::template::{Fill, Incident, Inputs, Recipient, SlotValues, slots};
+use crate::template::{Fill, Inputs, Recipient};
 
 pub fn run(config: Option<&Path>, args: &ScriptArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(config)?;
-    let (kind, values, incident, now) = match &args.incident {
-        Some(id) => super::runtime()?.block_on(from_journal(&project, id, args.kind.as_deref()))?,
-        None => {
-            let now = super::now()?;
-            let kind = args.kind.clone().unwrap_or_default();
-            let k = project.engine.kind(&kind).map_err(Invalid::from)?;
-            // Staff read this aloud: real values only, never the examples.
-            let values = super::slot_values(&project, k, &args.sample.sets, Fill::Defaults, now)?;
-            (kind, values, super::sample_incident(&args.sample, now), now)
-        }
+    let (text, approval, kind) = match &args.incident {
+        Some(id) => super::runtime()?.block_on(from_journal(&project, id, args))?,
+        None => rehearsal(&project, args)?,
     };
-    let kind = project.engine.kind(&kind).map_err(Invalid::from)?;
+    if let Some(banner) = super::approval_banner(&kind, &approval) {
+        eprintln!("warning: {banner}");
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The script of `KIND` with the operator's values and a sample incident, as of now.
+fn rehearsal(
+    project: &Project,
+    args: &ScriptArgs,
+) -> anyhow::Result<(String, crate::template::ApprovalState, String)> {
+    let now = super::now()?;
+    let kind = project
+        .engine
+        .kind(args.kind.as_deref().unwrap_or_default())
+        .map_err(Invalid::from)?;
+    // Staff read this aloud: real values only, never the examples.
+    let values = super::slot_values(project, kind, &args.sample.sets, Fill::Defaults, now)?;
+    let incident = super::sample_incident(&args.sample, now);
     let everyone = Recipient::default();
     let inputs = Inputs {
         incident: &incident,
@@ -40,9 +52,6 @@ pub fn run(config: Option<&Path>, args: &ScriptArgs) -> anyhow::Result<ExitCode>
         .render_script(kind, &inputs)
         .map_err(Invalid)?;
     let approval = project.approvals.state(&project.engine, kind);
-    if let Some(banner) = super::approval_banner(&kind.name, &approval) {
-        eprintln!("warning: {banner}");
-    }
     let parts = script::Parts {
         kind: &kind.name,
         message: rendered.message_for("email"),
@@ -50,19 +59,17 @@ pub fn run(config: Option<&Path>, args: &ScriptArgs) -> anyhow::Result<ExitCode>
         inputs,
         approval: &approval,
     };
-    print!(
-        "{}",
-        script::render(&project.engine, &parts, args.format).map_err(Invalid::from)?
-    );
-    Ok(ExitCode::SUCCESS)
+    let text = script::render(&project.engine, &parts, args.format).map_err(Invalid::from)?;
+    Ok((text, approval, kind.name.clone()))
 }
 
-/// The latest update of incident `id`: its kind, its values, the incident as it was told, its time.
+/// The script of incident `id`'s latest update: its kind, its values, the incident as it was
+/// told, its time.
 async fn from_journal(
     project: &Project,
     id: &str,
-    kind: Option<&str>,
-) -> anyhow::Result<(String, SlotValues, Incident, jiff::Timestamp)> {
+    args: &ScriptArgs,
+) -> anyhow::Result<(String, crate::template::ApprovalState, String)> {
     let store = store::open(&project.config.store_url, &project.config.root).await?;
     let Some(update) = store.latest_update(Some(id)).await? else {
         return Err(Invalid::from(
@@ -71,7 +78,7 @@ async fn from_journal(
         )
         .into());
     };
-    if let Some(k) = kind.filter(|k| *k != update.kind) {
+    if let Some(k) = args.kind.as_deref().filter(|k| *k != update.kind) {
         return Err(Invalid::from(
             Diagnostic::new(format!(
                 "the latest update of `{id}` is `{}`, not `{k}`",
@@ -81,10 +88,6 @@ async fn from_journal(
         )
         .into());
     }
-    let k = project.engine.kind(&update.kind).map_err(Invalid::from)?;
-    let clock = project.clock(update.created_at);
-    let values =
-        slots::resolve(&k.name, &k.slots, &update.slots, Fill::Defaults, clock).map_err(Invalid)?;
-    let incident = super::deliver::incident_before(&store, &update).await?;
-    Ok((update.kind.clone(), values, incident, update.created_at))
+    let (text, approval) = script::of_update(project, &store, &update, args.format).await?;
+    Ok((text, approval, update.kind))
 }

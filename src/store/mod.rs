@@ -49,6 +49,24 @@ pub async fn open(url: &str, root: &std::path::Path) -> Result<sqlite::SqliteSto
     sqlite::SqliteStore::open(&format!("sqlite:{full}")).await
 }
 
+/// The incident as `update` tells it: its facts now, and the updates before this one
+/// (the timeline is in sequence order, from 1).
+pub async fn incident_before<S: Store>(store: &S, update: &Update) -> Result<Incident> {
+    let mut incident = store
+        .incident_with_timeline(&update.incident_id)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the journal has update {} but no incident `{}`",
+                update.seq, update.incident_id
+            ))
+        })?;
+    incident
+        .updates
+        .truncate(update.seq.saturating_sub(1) as usize);
+    Ok(incident)
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn millis(t: jiff::Timestamp) -> i64 {
     t.as_millisecond()
