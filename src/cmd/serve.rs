@@ -14,7 +14,14 @@ pub fn serve(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitCode
     let project = Arc::new(super::load_project(config)?);
     super::runtime()?.block_on(async {
         let store = Arc::new(store::open(&project.config.store_url, &project.config.root).await?);
-        let state = AppState::new(project.clone(), store, jiff::Timestamp::now()).await?;
+        let auth = server::support::Auth::from_env();
+        if auth.is_none() {
+            eprintln!(
+                "crier serve: the support page (/support) is off; set {} to turn it on.",
+                server::support::TOKEN_ENV
+            );
+        }
+        let state = AppState::new(project.clone(), store, auth, jiff::Timestamp::now()).await?;
         let addr = args.listen.unwrap_or(project.config.listen);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Invalid::from(

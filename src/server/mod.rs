@@ -12,6 +12,7 @@
 pub mod metrics;
 pub mod page;
 pub mod snapshot;
+pub mod support;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use snapshot::Snapshot;
 
@@ -44,21 +45,26 @@ pub struct AppState {
 }
 
 struct Inner {
+    /// Staff sign-in for `/support`; `None`: the support page is off.
+    auth: Option<support::Auth>,
     project: Arc<Project>,
     store: Arc<SqliteStore>,
     snapshot: tokio::sync::watch::Sender<Arc<Snapshot>>,
 }
 
 impl AppState {
-    /// The state with its first snapshot, as of `now`.
+    /// The state with its first snapshot, as of `now`; staff sign in with `auth` (see
+    /// [`support::Auth::from_env`]).
     pub async fn new(
         project: Arc<Project>,
         store: Arc<SqliteStore>,
+        auth: Option<support::Auth>,
         now: jiff::Timestamp,
     ) -> anyhow::Result<AppState> {
         let first = Snapshot::load(&project, store.as_ref(), now).await?;
         Ok(AppState {
             inner: Arc::new(Inner {
+                auth,
                 project,
                 store,
                 snapshot: tokio::sync::watch::Sender::new(Arc::new(first)),
@@ -86,6 +92,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/status.json", get(status_json))
         .route("/widget.js", get(widget_js))
         .route("/v1/events", get(events))
+        .route("/support", get(support_page))
+        .route("/support/sign-in", post(sign_in))
+        .route("/support/events", get(support_events))
         .route("/maintenance", get(maintenance))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -162,34 +171,127 @@ async fn widget_js() -> Response {
     response
 }
 
+/// Nothing about the script without the token: the page is off, or the sign-in form.
+fn refused(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let private = |code: StatusCode, body: String| {
+        let mut r = (code, body).into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    };
+    match &state.inner.auth {
+        None => Some(private(
+            StatusCode::SERVICE_UNAVAILABLE,
+            support::frame(
+                "Call script",
+                &format!(
+                    "<main><h1>The support page is off</h1><p>Set <code>{}</code> and restart <code>crier serve</code>.</p></main>",
+                    support::TOKEN_ENV
+                ),
+            ),
+        )),
+        Some(auth) if auth.allows(headers) => None,
+        Some(_) => {
+            let mut r = private(StatusCode::UNAUTHORIZED, support::sign_in(false));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"crier support\""),
+            );
+            Some(r)
+        }
+    }
+}
+
+async fn support_page(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    let mut r = (StatusCode::OK, state.snapshot().support.clone()).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The sign-in form's answer.
+#[derive(serde::Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+async fn sign_in(State(state): State<AppState>, Form(form): Form<SignIn>) -> Response {
+    let Some(auth) = &state.inner.auth else {
+        return refused(&state, &axum::http::HeaderMap::new()).expect("off without a token");
+    };
+    if !auth.token_matches(form.token.trim()) {
+        let mut r = (StatusCode::UNAUTHORIZED, support::sign_in(true)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
+    let mut r = (StatusCode::SEE_OTHER, "").into_response();
+    let h = r.headers_mut();
+    h.insert(header::LOCATION, HeaderValue::from_static("/support"));
+    h.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&auth.cookie()).expect("a valid cookie"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Server-Sent Events for the support page: `event: update` with what identifies the latest
+/// update, at once and on every new one.
+async fn support_events(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(r) = refused(&state, &headers) {
+        return r;
+    }
+    changes(&state, "update", |s| s.support_key.clone())
+}
+
 /// Server-Sent Events: the widget's state now (`event: state`), then again whenever it
 /// changes; a comment every 15 s keeps proxies from closing the stream. Browsers reconnect by
 /// themselves and get the state at once.
 async fn events(State(state): State<AppState>) -> Response {
-    let changes = state.inner.snapshot.subscribe();
-    let stream = futures_util::stream::unfold(
-        (changes, None::<String>),
-        |(mut changes, last)| async move {
-            loop {
-                if last.is_some() && changes.changed().await.is_err() {
-                    return None;
-                }
-                let now = changes.borrow_and_update().widget_json.clone();
-                if last.as_ref() != Some(&now) {
-                    let event = Event::default().event("state").data(now.clone());
-                    return Some((Ok::<_, Infallible>(event), (changes, Some(now))));
-                }
-            }
-        },
-    );
-    let mut response = Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response();
+    let mut response = changes(&state, "state", |s| s.widget_json.clone());
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
     response
+}
+
+/// An event stream of `pick(snapshot)`: at once, then each time it changes; a comment every
+/// 15 s keeps proxies from closing it.
+fn changes(state: &AppState, name: &'static str, pick: fn(&Snapshot) -> String) -> Response {
+    let watch = state.inner.snapshot.subscribe();
+    let stream = futures_util::stream::unfold(
+        (watch, None::<String>),
+        move |(mut watch, last)| async move {
+            loop {
+                if last.is_some() && watch.changed().await.is_err() {
+                    return None;
+                }
+                let now = pick(&watch.borrow_and_update());
+                if last.as_ref() != Some(&now) {
+                    let event = Event::default().event(name).data(now.clone());
+                    return Some((Ok::<_, Infallible>(event), (watch, Some(now))));
+                }
+            }
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// 503 with `Retry-After` while maintenance is on (point a load balancer here), else 200.

@@ -114,6 +114,9 @@ pub struct Snapshot {
     pub maintenance: bool,
     /// What the widget shows (`/v1/events`).
     pub widget_json: String,
+    /// The support page (staff only) and what identifies its content (`/support/events`).
+    pub support: String,
+    pub support_key: String,
 }
 
 impl Snapshot {
@@ -124,7 +127,22 @@ impl Snapshot {
         now: jiff::Timestamp,
     ) -> anyhow::Result<Snapshot> {
         let public = Public::load(store, now).await?;
+        let (support, support_key) = match super::support::page(project, store, &public).await {
+            Ok(page) => page,
+            Err(e) => (
+                super::support::frame(
+                    "Call script",
+                    &format!(
+                        "<main><h1>The call script could not be shown</h1><p>{}</p></main>",
+                        crate::template::markdown::escape_html(&format!("{e:#}"))
+                    ),
+                ),
+                "error".to_string(),
+            ),
+        };
         Ok(Snapshot {
+            support,
+            support_key,
             status_json: serde_json::to_string(&summary(project, &public))?,
             page: page::render(project, &public),
             maintenance: public.maintenance.is_some(),

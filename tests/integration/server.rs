@@ -15,16 +15,7 @@ use crate::support::{OUTAGE, Project, now, stderr, stdout};
 
 /// The answer to `GET path`: status, headers, body.
 async fn get(state: &AppState, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = app(state.clone())
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+    send(state, Request::get(path).body(Body::empty()).unwrap()).await
 }
 
 async fn state(p: &Project) -> AppState {
@@ -32,9 +23,35 @@ async fn state(p: &Project) -> AppState {
     let store = crier::store::open(&project.config.store_url, &project.config.root)
         .await
         .unwrap();
-    AppState::new(project, Arc::new(store), now())
+    AppState::new(project, Arc::new(store), None, now())
         .await
         .unwrap()
+}
+
+/// The state with the support page on, signed in with `token`.
+async fn state_with_support(p: &Project, token: &str) -> AppState {
+    let project = Arc::new(p.load());
+    let store = crier::store::open(&project.config.store_url, &project.config.root)
+        .await
+        .unwrap();
+    let auth = crier::server::support::Auth::new(token);
+    AppState::new(project, Arc::new(store), Some(auth), now())
+        .await
+        .unwrap()
+}
+
+/// The answer to `request`: status, headers, body.
+async fn send(
+    state: &AppState,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 #[tokio::test]
@@ -308,4 +325,115 @@ async fn the_widget_is_small_and_its_events_follow_each_blast() {
         "You can't complete a checkout right now, and we're working on it"
     );
     assert_eq!(data["status_url"], "https://status.acme.example");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_support_page_is_for_staff_with_the_token_only() {
+    let p = Project::init();
+    let out = p.crier(&[&OUTAGE[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let secret_words = "Checkout is failing";
+
+    // No token configured: the page is off, and says how to turn it on.
+    let off = state(&p).await;
+    let (code, _, body) = get(&off, "/support").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.contains("CRIER_SUPPORT_TOKEN") && !body.contains(secret_words),
+        "{body}"
+    );
+
+    let s = state_with_support(&p, "s3cret-token").await;
+    let with = |name: &str, value: &str, path: &str| {
+        Request::get(path)
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap()
+    };
+    // Without the token, or with a wrong one: 401, the sign-in form, nothing of the script.
+    for request in [
+        Request::get("/support").body(Body::empty()).unwrap(),
+        with("authorization", "Bearer wrong", "/support"),
+        with("authorization", "Bearer s3cret-token-and-more", "/support"),
+        with("cookie", "crier_support=0000", "/support"),
+        with("authorization", "Bearer wrong", "/support/events"),
+    ] {
+        let (code, headers, body) = send(&s, request).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers["www-authenticate"],
+            "Bearer realm=\"crier support\""
+        );
+        assert_eq!(headers["cache-control"], "no-store");
+        assert!(!body.contains(secret_words), "{body}");
+        assert!(body.contains("name=\"token\" type=\"password\""), "{body}");
+    }
+
+    // The bearer token: the call script, the timeline and the promise.
+    let (code, headers, page) =
+        send(&s, with("authorization", "Bearer s3cret-token", "/support")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        page.contains("<title>Call script: Checkout is failing (INC-1)</title>"),
+        "{page}"
+    );
+    assert!(page.contains("What customers were told"), "{page}");
+    assert!(
+        page.contains("The next update is promised for <strong>14:35 CET</strong>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("new EventSource('/support/events')"),
+        "{page}"
+    );
+
+    // The form: a wrong token is refused; the right one sets a session cookie that works.
+    let form = |token: &str| {
+        Request::post("/support/sign-in")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    let (code, _, body) = send(&s, form("nope")).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("That token is not right."), "{body}");
+    let (code, headers, _) = send(&s, form("s3cret-token")).await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/support");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.ends_with("; Path=/support; Max-Age=43200; HttpOnly; Secure; SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("s3cret-token"),
+        "the cookie is not the token: {cookie}"
+    );
+    let session = cookie.split(';').next().unwrap();
+    let (code, _, page) = send(
+        &s,
+        with("cookie", &format!("theme=dark; {session}"), "/support"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains(secret_words));
+
+    // Its events: the latest update at once.
+    let response = app(s.clone())
+        .oneshot(with("cookie", session, "/support/events"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = response.into_body().into_data_stream();
+    use futures_util::StreamExt;
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(first.to_vec()).unwrap(),
+        "event: update\ndata: INC-1:1\n\n"
+    );
 }
