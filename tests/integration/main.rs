@@ -3,6 +3,7 @@
 mod blast_email;
 mod blast_file;
 mod blast_http;
+mod browser;
 mod control;
 mod crash;
 mod errors;
