@@ -35,8 +35,8 @@ use crate::store::sqlite::SqliteStore;
 pub const REFRESH: Duration = Duration::from_secs(1);
 /// What `/maintenance` asks a client to wait before trying again, in seconds.
 pub const RETRY_AFTER_SECS: u32 = 120;
-/// How long clients and caches may keep a public answer, in seconds.
-const MAX_AGE_SECS: u32 = 5;
+/// How long clients and caches may keep a public answer: 5 s.
+const PUBLIC_CACHE: &str = "public, max-age=5";
 
 /// What every route shares.
 #[derive(Clone)]
@@ -130,17 +130,13 @@ pub async fn serve(
     served
 }
 
-fn public(body: String, content_type: &'static str) -> Response {
+fn public(body: impl Into<axum::body::Body>, content_type: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_str(&format!("public, max-age={MAX_AGE_SECS}"))
-                    .expect("a valid header"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(PUBLIC_CACHE)),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }
@@ -161,7 +157,7 @@ async fn status_json(State(state): State<AppState>) -> Response {
 /// The widget: one small script, no dependencies (`assets/widget.js`).
 async fn widget_js() -> Response {
     let mut response = public(
-        include_str!("assets/widget.js").to_string(),
+        include_str!("assets/widget.js"),
         "text/javascript; charset=utf-8",
     );
     response.headers_mut().insert(

@@ -109,8 +109,9 @@ fn rank(i: Impact) -> u8 {
 /// The public state ready to send: `/v1/status.json`, the status page, the maintenance switch.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub status_json: String,
-    pub page: String,
+    /// Bytes, so that answering a request copies nothing.
+    pub status_json: axum::body::Bytes,
+    pub page: axum::body::Bytes,
     pub maintenance: bool,
     /// What the widget shows (`/v1/events`).
     pub widget_json: String,
@@ -143,8 +144,8 @@ impl Snapshot {
         Ok(Snapshot {
             support,
             support_key,
-            status_json: serde_json::to_string(&summary(project, &public))?,
-            page: page::render(project, &public),
+            status_json: serde_json::to_vec(&summary(project, &public))?.into(),
+            page: page::render(project, &public).into(),
             maintenance: public.maintenance.is_some(),
             widget_json: serde_json::to_string(&widget(project, &public))?,
         })
