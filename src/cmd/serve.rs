@@ -14,14 +14,18 @@ pub fn serve(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitCode
     let project = Arc::new(super::load_project(config)?);
     super::runtime()?.block_on(async {
         let store = Arc::new(store::open(&project.config.store_url, &project.config.root).await?);
-        let auth = server::support::Auth::from_env();
-        if auth.is_none() {
+        let support = server::support::Auth::from_env(server::support::TOKEN_ENV);
+        if support.is_none() {
             eprintln!(
                 "crier serve: the support page (/support) is off; set {} to turn it on.",
                 server::support::TOKEN_ENV
             );
         }
-        let state = AppState::new(project.clone(), store, auth, jiff::Timestamp::now()).await?;
+        let stop = crate::delivery::blast::stop_on_signals_saying("crier serve: stopping");
+        let api = server::support::Auth::from_env(server::api::TOKEN_ENV)
+            .map(|auth| (auth, launcher(project.clone(), store.clone(), stop.clone())));
+        let access = server::Access { support, api };
+        let state = AppState::new(project.clone(), store, access, jiff::Timestamp::now()).await?;
         let addr = args.listen.unwrap_or(project.config.listen);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
             Invalid::from(
@@ -34,7 +38,6 @@ pub fn serve(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitCode
             "crier serve: the status page is at http://{}/ (JSON at /v1/status.json); stop with Ctrl-C or SIGTERM.",
             listener.local_addr()?
         );
-        let stop = crate::delivery::blast::stop_on_signals_saying("crier serve: stopping");
         let stopped = async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -43,6 +46,49 @@ pub fn serve(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitCode
         server::serve(state, listener, stopped, |w| eprintln!("crier serve: {w}")).await?;
         eprintln!("crier serve: stopped.");
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// How the server sends an update the trigger API added: the normal delivery path, on a task
+/// of its own; what must be retried later is left to `crier worker` / `crier run-due`.
+fn launcher(
+    project: Arc<crate::project::Project>,
+    store: Arc<crate::store::sqlite::SqliteStore>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> server::api::Launch {
+    Arc::new(move |update: crate::store::Update| {
+        let (project, store, stop) = (project.clone(), store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let channels = match super::deliver::channels_of(&project, &update) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!(
+                        "crier serve: update {} of {} cannot be sent: {e}",
+                        update.seq, update.incident_id
+                    );
+                    return;
+                }
+            };
+            let what = format!("update {} of {}", update.seq, update.incident_id);
+            let delivery = super::deliver::Delivery {
+                project,
+                store,
+                update,
+                channels,
+                plan: true,
+                stop,
+                counted: None,
+                attended: false,
+            };
+            match super::deliver::deliver_unless_busy(delivery).await {
+                Ok(Ok(sent)) => eprintln!(
+                    "crier serve: {what} (trigger API): {} messages attempted",
+                    sent.attempted
+                ),
+                Ok(Err(_)) => {}
+                Err(e) => eprintln!("crier serve: {what} (trigger API): {e:#}"),
+            }
+        });
     })
 }
 

@@ -9,6 +9,7 @@
 //! Event streams wait on the snapshot's watch channel and send the widget's state when it
 //! changes.
 
+pub mod api;
 pub mod metrics;
 pub mod page;
 pub mod snapshot;
@@ -44,27 +45,33 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+/// Who may use the private routes: staff (`/support`) and alerting tools (`POST /v1/blasts`,
+/// with how the server sends what they start). `None`: that route is off.
+#[derive(Default)]
+pub struct Access {
+    pub support: Option<support::Auth>,
+    pub api: Option<(support::Auth, api::Launch)>,
+}
+
 struct Inner {
-    /// Staff sign-in for `/support`; `None`: the support page is off.
-    auth: Option<support::Auth>,
+    access: Access,
     project: Arc<Project>,
     store: Arc<SqliteStore>,
     snapshot: tokio::sync::watch::Sender<Arc<Snapshot>>,
 }
 
 impl AppState {
-    /// The state with its first snapshot, as of `now`; staff sign in with `auth` (see
-    /// [`support::Auth::from_env`]).
+    /// The state with its first snapshot, as of `now`, and who may use the private routes.
     pub async fn new(
         project: Arc<Project>,
         store: Arc<SqliteStore>,
-        auth: Option<support::Auth>,
+        access: Access,
         now: jiff::Timestamp,
     ) -> anyhow::Result<AppState> {
         let first = Snapshot::load(&project, store.as_ref(), now).await?;
         Ok(AppState {
             inner: Arc::new(Inner {
-                auth,
+                access,
                 project,
                 store,
                 snapshot: tokio::sync::watch::Sender::new(Arc::new(first)),
@@ -92,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/status.json", get(status_json))
         .route("/widget.js", get(widget_js))
         .route("/v1/events", get(events))
+        .route("/v1/blasts", post(blasts))
         .route("/support", get(support_page))
         .route("/support/sign-in", post(sign_in))
         .route("/support/events", get(support_events))
@@ -134,7 +142,10 @@ fn public(body: impl Into<axum::body::Body>, content_type: &'static str) -> Resp
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static(PUBLIC_CACHE)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(PUBLIC_CACHE),
+            ),
         ],
         body.into(),
     )
@@ -179,7 +190,7 @@ fn refused(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     };
-    match &state.inner.auth {
+    match &state.inner.access.support {
         None => Some(private(
             StatusCode::SERVICE_UNAVAILABLE,
             support::frame(
@@ -216,6 +227,50 @@ async fn support_page(State(state): State<AppState>, headers: axum::http::Header
     r
 }
 
+/// `POST /v1/blasts` (see [`api`]).
+async fn blasts(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some((auth, launch)) = &state.inner.access.api else {
+        return api::refused(true).into_response();
+    };
+    if !auth.bearer(&headers) {
+        return api::refused(false).into_response();
+    }
+    let request: api::BlastRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let error = format!(
+                "the body is not a blast request ({e}); send JSON like {{\"kind\": \"outage-notice\", \"incident\": \"INC-42\", \"title\": \"Checkout is failing\", \"slots\": {{\"affected\": \"complete a checkout\"}}}}"
+            );
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({ "error": error })),
+            )
+                .into_response();
+        }
+    };
+    let i = &state.inner;
+    match api::blast(
+        &i.project,
+        &i.store,
+        launch,
+        request,
+        jiff::Timestamp::now(),
+    )
+    .await
+    {
+        Ok((code, value)) => (code, axum::Json(value)).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({ "error": format!("{e:#}") })),
+        )
+            .into_response(),
+    }
+}
+
 /// The sign-in form's answer.
 #[derive(serde::Deserialize)]
 struct SignIn {
@@ -223,7 +278,7 @@ struct SignIn {
 }
 
 async fn sign_in(State(state): State<AppState>, Form(form): Form<SignIn>) -> Response {
-    let Some(auth) = &state.inner.auth else {
+    let Some(auth) = &state.inner.access.support else {
         return refused(&state, &axum::http::HeaderMap::new()).expect("off without a token");
     };
     if !auth.token_matches(form.token.trim()) {

@@ -36,10 +36,20 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// From `CRIER_SUPPORT_TOKEN`; `None` when it is not set (the support page is off).
-    pub fn from_env() -> Option<Auth> {
-        let token = crate::secret::from_env(TOKEN_ENV, "support token").ok()?;
+    /// From the environment variable `var` (`CRIER_SUPPORT_TOKEN`, `CRIER_API_TOKEN`); `None`
+    /// when it is not set (what it guards is off).
+    pub fn from_env(var: &str) -> Option<Auth> {
+        let token = crate::secret::from_env(var, "token").ok()?;
         Some(Auth::new(token.expose()))
+    }
+
+    /// Whether `headers` carry the token as `Authorization: Bearer …`.
+    pub fn bearer(&self, headers: &axum::http::HeaderMap) -> bool {
+        headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| self.token_matches(t.trim()))
     }
 
     pub fn new(token: &str) -> Auth {
@@ -62,11 +72,7 @@ impl Auth {
 
     /// Whether the request carries the token (bearer) or a session cookie.
     pub fn allows(&self, headers: &axum::http::HeaderMap) -> bool {
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if bearer.is_some_and(|t| self.token_matches(t.trim())) {
+        if self.bearer(headers) {
             return true;
         }
         headers

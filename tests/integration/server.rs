@@ -23,7 +23,7 @@ async fn state(p: &Project) -> AppState {
     let store = crier::store::open(&project.config.store_url, &project.config.root)
         .await
         .unwrap();
-    AppState::new(project, Arc::new(store), None, now())
+    AppState::new(project, Arc::new(store), Default::default(), now())
         .await
         .unwrap()
 }
@@ -34,8 +34,11 @@ async fn state_with_support(p: &Project, token: &str) -> AppState {
     let store = crier::store::open(&project.config.store_url, &project.config.root)
         .await
         .unwrap();
-    let auth = crier::server::support::Auth::new(token);
-    AppState::new(project, Arc::new(store), Some(auth), now())
+    let access = crier::server::Access {
+        support: Some(crier::server::support::Auth::new(token)),
+        api: None,
+    };
+    AppState::new(project, Arc::new(store), access, now())
         .await
         .unwrap()
 }
@@ -436,4 +439,166 @@ async fn the_support_page_is_for_staff_with_the_token_only() {
         String::from_utf8(first.to_vec()).unwrap(),
         "event: update\ndata: INC-1:1\n\n"
     );
+}
+
+/// The trigger API on the real server: the token, the same preflight as `crier blast` (an
+/// unapproved kind refused with its problems, nothing sent), a notice started and sent, the
+/// same call again changing nothing, every call audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trigger_api_runs_the_blast_preflight_and_sends_only_what_is_approved() {
+    let p = Project::init();
+    // Off without a token.
+    let s = state(&p).await;
+    let off = send(
+        &s,
+        Request::post("/v1/blasts").body(Body::from("{}")).unwrap(),
+    )
+    .await;
+    assert_eq!(off.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(off.2.contains("CRIER_API_TOKEN"), "{}", off.2);
+
+    p.edit(
+        "templates/apology.toml",
+        "description = \"",
+        "description = \"Edited. ",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
+    cmd.current_dir(p.root())
+        .args(["serve", "--listen", &listen])
+        .env("CRIER_API_TOKEN", "api-token-123")
+        .env_remove("CRIER_NOW")
+        .env_remove("CRIER_CONFIG");
+    let server = spawn(cmd, &scratch(&p), "serve-api");
+    let client = crier::channels::http::client(Duration::from_secs(10)).unwrap();
+    let url = format!("http://{listen}/v1/blasts");
+    let started = Instant::now();
+    while client
+        .get(format!("http://{listen}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let call = |token: &'static str, body: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let r = client
+                .post(&url)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let code = r.status().as_u16();
+            let json: serde_json::Value =
+                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+            (code, json)
+        }
+    };
+    let notice = serde_json::json!({
+        "kind": "outage-notice", "incident": "INC-1", "title": "Checkout is failing",
+        "slots": { "affected": "complete a checkout" }, "next_update_in": "30m"
+    })
+    .to_string();
+
+    let (code, json) = call("wrong", notice.clone()).await;
+    assert_eq!(
+        (code, json["error"].as_str().unwrap()),
+        (401, "send the API token as `Authorization: Bearer …`")
+    );
+    let (code, json) = call("api-token-123", "{\"kind\": 1}".into()).await;
+    assert_eq!(code, 400);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is not a blast request"),
+        "{json}"
+    );
+
+    // Not approved as it is now: refused with the problem, nothing sent.
+    p.edit(
+        "templates/apology.toml",
+        "description = \"",
+        "description = \"Edited. ",
+    );
+    let apology = serde_json::json!({ "kind": "apology", "incident": "INC-1", "title": "Checkout is failing" }).to_string();
+    let (code, json) = call("api-token-123", apology).await;
+    assert_eq!(code, 422, "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing was sent"),
+        "{json}"
+    );
+    let problems = json["problems"].to_string();
+    assert!(
+        problems.contains("changed since crier init approved it"),
+        "{problems}"
+    );
+    assert!(problems.contains("\"field\":\"slots.cause\""), "{problems}");
+    assert!(!p.root().join("outbox").exists(), "nothing was written");
+
+    let (code, json) = call("api-token-123", notice.clone()).await;
+    assert_eq!(code, 202, "{json}");
+    assert_eq!(
+        (json["incident"].as_str(), json["update"].as_u64()),
+        (Some("INC-1"), Some(1))
+    );
+    let mut sent = 0;
+    while sent < 6 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the API's blast was not sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = p.crier(&["status", "INC-1", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        sent = status["channels"]["file"]["sent"].as_u64().unwrap_or(0);
+    }
+    let (code, json) = call("api-token-123", notice).await;
+    assert_eq!(
+        (code, json["continued"].as_bool()),
+        (200, Some(true)),
+        "{json}"
+    );
+
+    let pid = server.child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = server.wait_at_most(Duration::from_secs(10));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        api_audit(&p).await,
+        ["api blast refused", "api blast", "api blast"]
+    );
+}
+
+/// The API's rows of the audit log, read straight from the journal.
+async fn api_audit(p: &Project) -> Vec<String> {
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite:{}", p.root().join("crier.db").display()))
+            .await
+            .unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, command FROM audit WHERE actor = 'api' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    rows.into_iter().map(|(a, c)| format!("{a} {c}")).collect()
 }
