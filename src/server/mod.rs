@@ -106,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .route("/maintenance", get(maintenance))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
 
@@ -378,6 +379,33 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// One logfmt line on stderr for each request to a private route (sign-ins, the trigger API)
+/// and each failed one; public answers that went well are not logged (they come by the
+/// hundred thousand). Never a header, a body or a query: no token reaches the log.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let path = uri.path();
+    let private = path.starts_with("/support") || path.starts_with("/v1/blasts");
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    if private || status.is_server_error() {
+        eprintln!(
+            "at={} level={} msg=request method={method} path={path:?} status={} ms={:.1}",
+            crate::time::rfc3339(jiff::Timestamp::now()),
+            if status.is_server_error() {
+                "error"
+            } else {
+                "info"
+            },
+            status.as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    response
 }
 
 async fn healthz() -> &'static str {

@@ -552,6 +552,19 @@ async fn the_trigger_api_runs_the_blast_preflight_and_sends_only_what_is_approve
     assert!(problems.contains("\"field\":\"slots.cause\""), "{problems}");
     assert!(!p.root().join("outbox").exists(), "nothing was written");
 
+    // An incident crier does not know needs its title, as on the command line.
+    let unknown = serde_json::json!({ "kind": "outage-notice", "incident": "INC-404",
+        "slots": { "affected": "complete a checkout" } })
+    .to_string();
+    let (code, json) = call("api-token-123", unknown).await;
+    assert_eq!(code, 422, "{json}");
+    assert!(
+        json["problems"]
+            .to_string()
+            .contains("incident `INC-404` is new and needs a title"),
+        "{json}"
+    );
+
     let (code, json) = call("api-token-123", notice.clone()).await;
     assert_eq!(code, 202, "{json}");
     assert_eq!(
@@ -585,8 +598,21 @@ async fn the_trigger_api_runs_the_blast_preflight_and_sends_only_what_is_approve
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         api_audit(&p).await,
-        ["api blast refused", "api blast", "api blast"]
+        [
+            "api blast refused",
+            "api blast refused",
+            "api blast",
+            "api blast"
+        ]
     );
+    // The server's log has a line per call, and never the token.
+    let log = stderr(&out);
+    assert!(
+        log.contains("msg=request method=POST path=\"/v1/blasts\" status=202"),
+        "{log}"
+    );
+    assert!(log.contains("status=401"), "{log}");
+    assert!(!log.contains("api-token-123"), "{log}");
 }
 
 /// The API's rows of the audit log, read straight from the journal.
