@@ -42,7 +42,7 @@ pub async fn of_update<S: crate::store::Store>(
     format: Format,
 ) -> anyhow::Result<(String, ApprovalState)> {
     use crate::diag::Invalid;
-    use crate::template::{Fill, Recipient, slots};
+    use crate::template::{Fill, slots};
     let kind = project.engine.kind(&update.kind).map_err(Invalid::from)?;
     let clock = project.clock(update.created_at);
     let values = slots::resolve(
@@ -54,13 +54,34 @@ pub async fn of_update<S: crate::store::Store>(
     )
     .map_err(Invalid)?;
     let incident = crate::store::incident_before(store, update).await?;
-    let everyone = Recipient::default();
+    Ok(of_kind(
+        project,
+        kind,
+        &values.display,
+        &incident,
+        update.created_at,
+        format,
+    )?)
+}
+
+/// The call script of `kind` with slot values `slots` (as they read), for `incident` at `now`,
+/// in `format`, with the wording's approval state.
+pub fn of_kind(
+    project: &crate::project::Project,
+    kind: &crate::template::Kind,
+    slots: &std::collections::BTreeMap<String, String>,
+    incident: &crate::template::Incident,
+    now: jiff::Timestamp,
+    format: Format,
+) -> Result<(String, ApprovalState), crate::diag::Invalid> {
+    use crate::diag::Invalid;
+    let everyone = crate::template::Recipient::default();
     let inputs = Inputs {
-        incident: &incident,
-        slots: &values.display,
+        incident,
+        slots,
         recipient: &everyone,
         company: &project.config.company,
-        now: update.created_at,
+        now,
         tz: &project.config.time_zone,
     };
     let rendered = project.engine.render(kind, &inputs).map_err(Invalid)?;

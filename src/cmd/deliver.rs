@@ -40,6 +40,29 @@ pub struct Delivery {
     pub attended: bool,
 }
 
+impl Delivery {
+    /// A send nobody watches (the worker, the trigger API): planning as needed, no progress
+    /// or summary, rows due to retry later left for the next pass.
+    pub fn unattended(
+        project: Arc<Project>,
+        store: Arc<SqliteStore>,
+        update: Update,
+        channels: Vec<Channel>,
+        stop: Arc<AtomicBool>,
+    ) -> Delivery {
+        Delivery {
+            project,
+            store,
+            update,
+            channels,
+            plan: true,
+            stop,
+            counted: None,
+            attended: false,
+        }
+    }
+}
+
 /// The channels of `update`, as configured now; a channel that no longer exists is an error.
 pub fn channels_of(project: &Project, update: &Update) -> Result<Vec<Channel>, Invalid> {
     let mut found = Vec::new();

@@ -287,16 +287,8 @@ impl Due {
         self.tasks.spawn(async move {
             let id = update.id;
             let what = sending(&update, schedule);
-            let delivery = Delivery {
-                project: project.clone(),
-                store: store.clone(),
-                update,
-                channels,
-                plan: true,
-                stop,
-                counted: None,
-                attended: false,
-            };
+            let delivery =
+                Delivery::unattended(project.clone(), store.clone(), update, channels, stop);
             let outcome = match deliver::deliver_unless_busy(delivery).await {
                 Ok(Ok(sent)) => finish(&store, id, schedule, sent.attempted, now).await,
                 // Another worker took it between our look and our start: it is theirs.

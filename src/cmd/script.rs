@@ -9,7 +9,7 @@ use crate::diag::{Diagnostic, Invalid};
 use crate::project::Project;
 use crate::script;
 use crate::store::{self, Store};
-use crate::template::{Fill, Inputs, Recipient};
+use crate::template::Fill;
 
 pub fn run(config: Option<&Path>, args: &ScriptArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(config)?;
@@ -37,29 +37,8 @@ fn rehearsal(
     // Staff read this aloud: real values only, never the examples.
     let values = super::slot_values(project, kind, &args.sample.sets, Fill::Defaults, now)?;
     let incident = super::sample_incident(&args.sample, now);
-    let everyone = Recipient::default();
-    let inputs = Inputs {
-        incident: &incident,
-        slots: &values.display,
-        recipient: &everyone,
-        company: &project.config.company,
-        now,
-        tz: &project.config.time_zone,
-    };
-    let rendered = project.engine.render(kind, &inputs).map_err(Invalid)?;
-    let script = project
-        .engine
-        .render_script(kind, &inputs)
-        .map_err(Invalid)?;
-    let approval = project.approvals.state(&project.engine, kind);
-    let parts = script::Parts {
-        kind: &kind.name,
-        message: rendered.message_for("email"),
-        script: &script,
-        inputs,
-        approval: &approval,
-    };
-    let text = script::render(&project.engine, &parts, args.format).map_err(Invalid::from)?;
+    let (text, approval) =
+        script::of_kind(project, kind, &values.display, &incident, now, args.format)?;
     Ok((text, approval, kind.name.clone()))
 }
 

@@ -70,16 +70,8 @@ fn launcher(
                 }
             };
             let what = format!("update {} of {}", update.seq, update.incident_id);
-            let delivery = super::deliver::Delivery {
-                project,
-                store,
-                update,
-                channels,
-                plan: true,
-                stop,
-                counted: None,
-                attended: false,
-            };
+            let delivery =
+                super::deliver::Delivery::unattended(project, store, update, channels, stop);
             match super::deliver::deliver_unless_busy(delivery).await {
                 Ok(Ok(sent)) => eprintln!(
                     "crier serve: {what} (trigger API): {} messages attempted",

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::crash::{Running, scratch, spawn};
+use crate::crash::scratch;
 use crate::support::{OUTAGE, Project, stderr};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -170,24 +170,17 @@ async fn the_widget_in_a_real_browser_follows_a_blast_without_a_reload() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     // crier serve, with the support page on.
-    let crier_port = free_port();
-    let crier_at = format!("127.0.0.1:{crier_port}");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crier"));
-    cmd.current_dir(p.root())
-        .args(["serve", "--listen", &crier_at])
-        .env("CRIER_SUPPORT_TOKEN", TOKEN)
-        .env_remove("CRIER_NOW")
-        .env_remove("CRIER_CONFIG");
-    let server: Running = spawn(cmd, &scratch(&p), "serve");
+    let (server, crier_at) = crate::server::serve(&p, &[("CRIER_SUPPORT_TOKEN", TOKEN)]);
 
     // The customer's own site, on another origin, embedding the widget with one tag.
+    let widget_at = crier_at.clone();
     let host = axum::Router::new().route(
         "/",
         axum::routing::get(move || async move {
             axum::response::Html(format!(
                 "<!doctype html><html lang=\"en\"><head><title>Acme shop</title></head><body>\
                  <h1>Acme shop</h1><p>Everything for your home.</p>\
-                 <script src=\"http://{crier_at}/widget.js\" async></script></body></html>"
+                 <script src=\"http://{widget_at}/widget.js\" async></script></body></html>"
             ))
         }),
     );
@@ -211,7 +204,7 @@ async fn the_widget_in_a_real_browser_follows_a_blast_without_a_reload() {
             .await
             .ok()?;
         let crier_up = client
-            .get(format!("http://127.0.0.1:{crier_port}/healthz"))
+            .get(format!("http://{crier_at}/healthz"))
             .send()
             .await
             .ok()?;
@@ -264,8 +257,7 @@ async fn the_widget_in_a_real_browser_follows_a_blast_without_a_reload() {
     assert_eq!(b.run("return window.__sameDocument === true;").await, true);
 
     // The support page, signed in through its form.
-    b.go(&format!("http://127.0.0.1:{crier_port}/support"))
-        .await;
+    b.go(&format!("http://{crier_at}/support")).await;
     b.run(&format!(
         "document.getElementById('token').value = '{TOKEN}'; document.querySelector('form').submit(); return true;"
     ))

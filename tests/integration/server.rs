@@ -209,11 +209,9 @@ async fn maintenance_on_answers_503_with_retry_after_and_off_restores() {
     assert!(stderr(&out).contains("there is no incident `INC-9`"));
 }
 
-/// The real server: up on a free port, shows a blast from another terminal within a couple of
-/// seconds without a restart, and stops cleanly on SIGTERM.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
-    let p = Project::init();
+/// `crier serve` at the real time on a free port of 127.0.0.1, with `env`: the process and
+/// its address.
+pub fn serve(p: &Project, env: &[(&str, &str)]) -> (crate::crash::Running, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -223,9 +221,18 @@ async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
     cmd.current_dir(p.root())
         .args(["serve", "--listen", &listen])
+        .envs(env.iter().copied())
         .env_remove("CRIER_NOW")
         .env_remove("CRIER_CONFIG");
-    let server = spawn(cmd, &scratch(&p), "serve");
+    (spawn(cmd, &scratch(p), "serve"), listen)
+}
+
+/// The real server: up on a free port, shows a blast from another terminal within a couple of
+/// seconds without a restart, and stops cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
+    let p = Project::init();
+    let (server, listen) = serve(&p, &[]);
     let client = crier::channels::http::client(Duration::from_secs(5)).unwrap();
     let url = format!("http://{listen}/v1/status.json");
     let started = Instant::now();
@@ -462,19 +469,7 @@ async fn the_trigger_api_runs_the_blast_preflight_and_sends_only_what_is_approve
         "description = \"",
         "description = \"Edited. ",
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_crier"));
-    cmd.current_dir(p.root())
-        .args(["serve", "--listen", &listen])
-        .env("CRIER_API_TOKEN", "api-token-123")
-        .env_remove("CRIER_NOW")
-        .env_remove("CRIER_CONFIG");
-    let server = spawn(cmd, &scratch(&p), "serve-api");
+    let (server, listen) = serve(&p, &[("CRIER_API_TOKEN", "api-token-123")]);
     let client = crier::channels::http::client(Duration::from_secs(10)).unwrap();
     let url = format!("http://{listen}/v1/blasts");
     let started = Instant::now();
