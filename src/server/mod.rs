@@ -58,6 +58,9 @@ struct Inner {
     project: Arc<Project>,
     store: Arc<SqliteStore>,
     snapshot: tokio::sync::watch::Sender<Arc<Snapshot>>,
+    /// Set when the server stops: event streams end, so the graceful shutdown is not held up
+    /// by clients that never hang up.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
                 project,
                 store,
                 snapshot: tokio::sync::watch::Sender::new(Arc::new(first)),
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -131,6 +135,11 @@ pub async fn serve(
                 }
             }
         })
+    };
+    let closing = state.inner.closing.clone();
+    let stop = async move {
+        stop.await;
+        closing.send_replace(true);
     };
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(stop)
@@ -326,17 +335,24 @@ async fn events(State(state): State<AppState>) -> Response {
 /// 15 s keeps proxies from closing it.
 fn changes(state: &AppState, name: &'static str, pick: fn(&Snapshot) -> String) -> Response {
     let watch = state.inner.snapshot.subscribe();
+    let closing = state.inner.closing.subscribe();
     let stream = futures_util::stream::unfold(
-        (watch, None::<String>),
-        move |(mut watch, last)| async move {
+        (watch, closing, None::<String>),
+        move |(mut watch, mut closing, last)| async move {
             loop {
-                if last.is_some() && watch.changed().await.is_err() {
+                if *closing.borrow() {
                     return None;
+                }
+                if last.is_some() {
+                    tokio::select! {
+                        changed = watch.changed() => if changed.is_err() { return None; },
+                        _ = closing.changed() => return None,
+                    }
                 }
                 let now = pick(&watch.borrow_and_update());
                 if last.as_ref() != Some(&now) {
                     let event = Event::default().event(name).data(now.clone());
-                    return Some((Ok::<_, Infallible>(event), (watch, Some(now))));
+                    return Some((Ok::<_, Infallible>(event), (watch, closing, Some(now))));
                 }
             }
         },

@@ -269,6 +269,14 @@ async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A widget holding its event stream open does not hold up the shutdown.
+    let mut held = client
+        .get(format!("http://{listen}/v1/events"))
+        .send()
+        .await
+        .unwrap();
+    let first = held.chunk().await.unwrap().unwrap();
+    assert!(first.starts_with(b"event: state"));
     let pid = server.child.id().to_string();
     assert!(
         std::process::Command::new("kill")
