@@ -28,6 +28,9 @@ use crate::project::Project;
 use crate::store::{self, Delivery, Outcome, Store, Update};
 use crate::template::{Engine, Incident, Inputs, Recipient};
 
+/// Sends in this process that had to wait for a rate limit (for `/metrics`).
+pub static LIMITER_WAITS: AtomicU64 = AtomicU64::new(0);
+
 /// Rows claimed but not yet recorded, per channel.
 const WINDOW: u32 = 4_096;
 /// Sends in flight to one endpoint of a per-recipient channel, at most.
@@ -143,9 +146,16 @@ impl Limiter {
     }
 
     async fn wait(&self, endpoint: Option<&String>) {
+        // Try first: a send that had to wait is counted.
         match (self, endpoint) {
-            (Limiter::Channel(l), _) => l.until_ready().await,
-            (Limiter::PerEndpoint(l), Some(e)) => l.until_key_ready(e).await,
+            (Limiter::Channel(l), _) if l.check().is_err() => {
+                LIMITER_WAITS.fetch_add(1, Ordering::Relaxed);
+                l.until_ready().await;
+            }
+            (Limiter::PerEndpoint(l), Some(e)) if l.check_key(e).is_err() => {
+                LIMITER_WAITS.fetch_add(1, Ordering::Relaxed);
+                l.until_key_ready(e).await;
+            }
             _ => {}
         }
     }

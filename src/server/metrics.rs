@@ -34,6 +34,12 @@ pub async fn render<S: Store>(store: &S, now: jiff::Timestamp) -> anyhow::Result
         );
     }
     out.push_str(&lines);
+    let _ = writeln!(
+        out,
+        "# HELP crier_limiter_waits_total Sends by this server (the trigger API's blasts) that waited for a channel's rate limit.\n\
+         # TYPE crier_limiter_waits_total counter\ncrier_limiter_waits_total {}",
+        crate::delivery::worker::LIMITER_WAITS.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let mut gauge = |name: &str, help: &str, value: String| {
         let _ = writeln!(
             out,

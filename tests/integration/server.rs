@@ -91,6 +91,10 @@ async fn with_nothing_open_every_route_says_all_is_well() {
         "{metrics}"
     );
     assert!(metrics.contains("crier_open_incidents 0\n"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE crier_limiter_waits_total counter\ncrier_limiter_waits_total "),
+        "{metrics}"
+    );
     let (code, _, _) = get(&s, "/nope").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
