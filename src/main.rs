@@ -15,6 +15,14 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 static MALLOC_CONF: &[u8; 37] = b"dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 fn main() -> ExitCode {
+    // `crier incident list | head`: when the reader goes away, crier ends quietly, as `cat`
+    // does, instead of panicking on the closed pipe. Sockets are not affected: Rust sends on
+    // them with MSG_NOSIGNAL.
+    #[cfg(unix)]
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = crier::cli::Cli::parse();
     match crier::cmd::run(cli) {
         Ok(code) => code,

@@ -298,3 +298,33 @@ fn channel_values_are_checked_without_showing_secrets() {
     assert!(!err.contains("hunter2"), "a secret leaked: {err}");
     insta::assert_snapshot!(err);
 }
+
+/// `crier preview update | head`: a reader that goes away ends crier quietly (as it ends
+/// `cat`), never with a panic about a broken pipe on the operator's screen.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_crier_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let p = Project::init();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crier"))
+        .current_dir(p.root())
+        .args(["preview", "update"])
+        .env_remove("CRIER_CONFIG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}
