@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::lifecycle::FOLLOW_UP;
 use crate::store::{self, Counts, Failure, IncidentRow, Origin, Schedule, ScheduleState, Store};
-use crate::time::describe_duration;
+use crate::time::describe_minutes;
 
 mod text;
 pub use text::{html, markdown};
@@ -339,10 +339,7 @@ fn totals(updates: &[UpdateReport]) -> BTreeMap<String, Tally> {
 /// A duration to the whole minute, as the report reads it: "0 minutes", "12 minutes",
 /// "2 hours 15 minutes".
 pub fn minutes(d: SignedDuration) -> String {
-    match d.as_mins() {
-        0 => "0 minutes".into(),
-        m => describe_duration(SignedDuration::from_mins(m)),
-    }
+    describe_minutes(d, false)
 }
 
 #[cfg(test)]

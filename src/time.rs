@@ -216,6 +216,18 @@ pub fn describe_duration(d: SignedDuration) -> String {
     }
 }
 
+/// `d` to the whole minute, as people read times: "0 minutes", "25 minutes", "2 hours 15
+/// minutes". Seconds are dropped, or counted as one more minute with `round_up` (time left
+/// before something is due: "in 10 minutes", never "in 9 minutes 59 seconds").
+pub fn describe_minutes(d: SignedDuration, round_up: bool) -> String {
+    let secs = d.as_secs();
+    let minutes = secs.div_euclid(60) + i64::from(round_up && secs.rem_euclid(60) != 0);
+    match minutes {
+        0 => plural(0, "minute"),
+        m => describe_duration(SignedDuration::from_mins(m)),
+    }
+}
+
 /// `t` as a time of day to the second, in `tz`: "14:30:05 CET" (for retries seconds away).
 pub fn display_seconds(t: Timestamp, tz: &TimeZone) -> String {
     let local = tz.to_datetime(t);
@@ -902,6 +914,23 @@ mod tests {
                 .map(|d| d.as_secs())
                 .map_err(|e| e.to_string());
             assert_eq!(got, expected.map_err(str::to_string), "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn describe_minutes_table() {
+        let cases = [
+            (0, false, "0 minutes"),
+            (59, false, "0 minutes"),
+            (59, true, "1 minute"),
+            (600, true, "10 minutes"),
+            (599, true, "10 minutes"),
+            (601, false, "10 minutes"),
+            (8_100, false, "2 hours 15 minutes"),
+        ];
+        for (secs, up, expected) in cases {
+            let got = describe_minutes(SignedDuration::from_secs(secs), up);
+            assert_eq!(got, expected, "{secs} s, round up: {up}");
         }
     }
 

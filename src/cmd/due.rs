@@ -185,19 +185,22 @@ impl Due {
     ) -> anyhow::Result<Started> {
         if let Some(update) = s.update_id {
             // Turned into its update before (by this worker, another, or before a restart).
-            return match self.store.update(update).await? {
-                Some(u) if self.store.halted(&u.incident_id).await? => Ok(Started::Nothing),
-                // Sent in full by a worker that has not marked it yet (or crashed before it
-                // could): mark it, send nothing.
-                Some(u) if u.planned && self.unsent(u.id).await? == 0 => {
-                    if let Some(line) = finish(&self.store, u.id, Some(s.id), 0, now).await? {
-                        (self.log)(now, &format!("{}: {line}", sending(&u, Some(s.id))));
-                    }
-                    Ok(Started::Nothing)
-                }
-                Some(u) => Ok(started(self.send(u, Some(s.id), now).await?)),
-                None => Ok(Started::Nothing),
+            let Some(u) = self.store.update(update).await? else {
+                return Ok(Started::Nothing);
             };
+            if self.store.halted(&u.incident_id).await? {
+                return Ok(Started::Nothing);
+            }
+            // Sent in full by a worker that has not marked it yet (or crashed before it could):
+            // `finish` marks it; nothing is sent.
+            let finished = finish(&self.store, u.id, Some(s.id), 0, now).await?;
+            if let Some(line) = finished.line {
+                (self.log)(now, &format!("{}: {line}", sending(&u, Some(s.id))));
+            }
+            if finished.done {
+                return Ok(Started::Nothing);
+            }
+            return Ok(started(self.send(u, Some(s.id), now).await?));
         }
         let existing = self.store.incident(&s.incident_id).await?;
         let req = Request {
@@ -243,12 +246,6 @@ impl Due {
         Ok(started(self.send(told.update, Some(s.id), now).await?))
     }
 
-    /// Messages of `update` not sent yet: due, or being sent.
-    async fn unsent(&self, update: i64) -> anyhow::Result<u64> {
-        let counts = self.store.counts(update).await?;
-        Ok(counts.values().map(|c| c.pending + c.attempting).sum())
-    }
-
     /// Send `update` on a task of its own, unless this process or another sends it already.
     async fn send(
         &mut self,
@@ -290,7 +287,9 @@ impl Due {
             let delivery =
                 Delivery::unattended(project.clone(), store.clone(), update, channels, stop);
             let outcome = match deliver::deliver_unless_busy(delivery).await {
-                Ok(Ok(sent)) => finish(&store, id, schedule, sent.attempted, now).await,
+                Ok(Ok(sent)) => finish(&store, id, schedule, sent.attempted, now)
+                    .await
+                    .map(|f| f.line),
                 // Another worker took it between our look and our start: it is theirs.
                 Ok(Err(_)) => Ok(None),
                 Err(e) => Err(e),
@@ -331,6 +330,14 @@ fn sending(update: &Update, schedule: Option<i64>) -> String {
     }
 }
 
+/// Where an update stands after a send (or before one).
+struct Finished {
+    /// Every row is planned and none is left to send now.
+    done: bool,
+    /// What to log, if anything.
+    line: Option<String>,
+}
+
 /// After a send: mark the schedule sent once every row is planned and none is left to send
 /// now (rows due to retry later are the worker's, not the schedule's); say what happened.
 async fn finish(
@@ -339,7 +346,7 @@ async fn finish(
     schedule: Option<i64>,
     attempted: u64,
     now: jiff::Timestamp,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Finished> {
     let counts = store.counts(update).await?;
     let planned = store.update(update).await?.is_some_and(|u| u.planned);
     let (sent, failed, retry, unsent) = counts.values().fold((0, 0, 0, 0), |t, c| {
@@ -350,10 +357,10 @@ async fn finish(
             t.3 + c.pending + c.attempting,
         )
     });
+    let done = planned && unsent == 0;
     let mut marked = false;
     if let Some(id) = schedule
-        && planned
-        && unsent == 0
+        && done
     {
         marked = store
             .end_schedule(id, ScheduleState::Sent, None, now)
@@ -365,9 +372,10 @@ async fn finish(
         Some(_) => marked || (attempted > 0 && unsent > 0),
         None => attempted > 0,
     };
-    Ok(say.then(|| {
+    let line = say.then(|| {
         format!("{sent} sent, {failed} failed, {retry} waiting to retry, {unsent} not sent yet")
-    }))
+    });
+    Ok(Finished { done, line })
 }
 
 /// The words of the worker's nudges.
@@ -393,7 +401,7 @@ mod words {
              Fixed? `crier blast resolution-thanks --incident {id} --set fixed_at=now`"
         );
         let (stage, headline, lead) = if now < due {
-            let left = crate::time::describe_duration(due.duration_since(now));
+            let left = crate::time::describe_minutes(due.duration_since(now), true);
             (
                 "soon",
                 format!("{id}: the next customer update is due at {at}, in {left}"),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::cli::StatusArgs;
 use crate::diag::{Diagnostic, Invalid};
 use crate::store::{self, Store};
+use crate::time::describe_minutes;
 
 pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(config)?;
@@ -131,17 +132,15 @@ async fn promise_line(
     }
     let now = super::now()?;
     let shown = crate::time::display_moment(at, now, tz);
-    // To the minute, as customers read it: "in 25 minutes", never "in 24 minutes 48 seconds".
-    let minutes = |d: jiff::SignedDuration, up: bool| {
-        let m = d.as_secs().div_euclid(60) + i64::from(up && d.as_secs() % 60 != 0);
-        crate::time::describe_duration(jiff::SignedDuration::from_mins(m))
-    };
     let when = if now < at {
-        format!("in {}", minutes(at.duration_since(now), true))
+        format!("in {}", describe_minutes(at.duration_since(now), true))
     } else if now.duration_since(at).as_secs() < 60 {
         "due now".to_string()
     } else {
-        format!("overdue by {}", minutes(now.duration_since(at), false))
+        format!(
+            "overdue by {}",
+            describe_minutes(now.duration_since(at), false)
+        )
     };
     Ok(Some(format!("Next update promised for {shown} ({when})")))
 }

@@ -61,12 +61,7 @@ pub async fn render<S: Store>(store: &S, now: jiff::Timestamp) -> anyhow::Result
         "1 while the maintenance page is on.",
         u8::from(public.maintenance.is_some()).to_string(),
     );
-    let last = public
-        .open
-        .iter()
-        .chain(&public.recent)
-        .filter_map(|s| s.updates.first().map(|u| u.created_at))
-        .max();
+    let last = public.last_update_at();
     if let Some(t) = last {
         gauge(
             "crier_last_update_age_seconds",

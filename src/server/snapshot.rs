@@ -80,6 +80,15 @@ impl Public {
         })
     }
 
+    /// When the last update of an open or recent incident went out.
+    pub fn last_update_at(&self) -> Option<jiff::Timestamp> {
+        self.open
+            .iter()
+            .chain(&self.recent)
+            .filter_map(|s| s.updates.first().map(|u| u.created_at))
+            .max()
+    }
+
     /// The worst impact of the open incidents (`none` when all is well).
     pub fn indicator(&self) -> &'static str {
         if self.maintenance.is_some() {
@@ -165,12 +174,7 @@ pub fn summary(project: &Project, p: &Public) -> Value {
         "critical" => "Major Service Outage",
         _ => "Service Under Maintenance",
     };
-    let updated_at = p
-        .open
-        .iter()
-        .chain(&p.recent)
-        .filter_map(|s| s.updates.first().map(|u| u.created_at))
-        .max();
+    let updated_at = p.last_update_at();
     let latest = p
         .open
         .first()
