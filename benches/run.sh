@@ -77,6 +77,8 @@ EOF
 project() { # $1 = dir, $2 = rows, $3 = channel file content
   "$CRIER" init "$1" >/dev/null
   rm "$1/channels/file.toml"
+  # The customer hosts are on loopback: the network guard reaches them through the allow list.
+  printf '\n[network]\nallow_private = ["127.0.0.0/8"]\n' >> "$1/crier.toml"
   printf '%s\n' "$3" > "$1/channels/bench.toml"
   python3 - "$1/audience.csv" "$2" "$HTTP_PORT" "$HOSTS" <<'EOF'
 import sys

@@ -47,7 +47,7 @@ pub fn project(p: &Project, now: jiff::Timestamp) -> (Vec<KindReport>, Diagnosti
         for d in channel
             .check_secrets()
             .into_iter()
-            .chain(channel.check_values())
+            .chain(channel.check_values(&p.config.network))
         {
             problems.push(d);
         }

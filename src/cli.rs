@@ -180,6 +180,10 @@ pub struct BlastArgs {
     /// Write the journal (one row per message) and stop; `crier resume ID` sends it later.
     #[arg(long, conflicts_with = "dry_run")]
     pub plan_only: bool,
+    /// Read the whole audience first and send nothing if any row cannot be used or any
+    /// address is refused (without it, those are skipped and reported, and the rest is sent).
+    #[arg(long)]
+    pub strict: bool,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -32,6 +32,8 @@ pub struct Config {
     pub poll: std::time::Duration,
     /// Where `crier serve` listens.
     pub listen: std::net::SocketAddr,
+    /// What the HTTP channels may reach: `[network] allow_private`.
+    pub network: crate::network::Guard,
 }
 
 /// `[promises]`: when the next customer update is due, and what happens when it is missed.
@@ -94,6 +96,8 @@ struct RawConfig {
     worker: RawWorker,
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    network: RawNetwork,
     #[serde(default)]
     audience: Audience,
     #[serde(default)]
@@ -183,6 +187,15 @@ impl Default for RawWorker {
             poll: default_poll(),
         }
     }
+}
+
+/// `[network]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    /// Internal address ranges the HTTP channels may reach anyway (`127.0.0.2/32`, `10.0.0.0/8`).
+    #[serde(default)]
+    allow_private: Vec<Spanned<String>>,
 }
 
 /// `[server]` as written.
@@ -342,6 +355,18 @@ impl Config {
             );
             std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
         });
+        let mut allow = Vec::new();
+        for range in &raw.network.allow_private {
+            match range.get_ref().parse::<crate::network::Cidr>() {
+                Ok(cidr) => allow.push(cidr),
+                Err(e) => problems.push(
+                    Diagnostic::new(e)
+                        .at(at(range.span()))
+                        .field("network.allow_private")
+                        .hint("list address ranges, like `allow_private = [\"10.0.0.0/8\"]`"),
+                ),
+            }
+        }
         // `crier.toml` in the current folder: keep paths relative, as the operator writes them.
         let root = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
         let config = Config {
@@ -355,6 +380,7 @@ impl Config {
             promises,
             poll,
             listen,
+            network: crate::network::Guard::new(allow),
             company: Company {
                 name: raw.company.name,
                 support_phone: raw.company.support_phone,
@@ -444,6 +470,34 @@ time_zone = "Europe/Berlin"
         );
         assert_eq!(c.promises.default, jiff::SignedDuration::from_mins(60));
         assert_eq!(c.poll, std::time::Duration::from_secs(1));
+        assert!(c.network.allowed().is_empty());
+    }
+
+    #[test]
+    fn allowed_ranges_are_read_and_a_bad_one_is_located() {
+        let c = load(&format!(
+            "{GOOD}\n[network]\nallow_private = [\"127.0.0.2/32\", \"fd00::/8\"]\n"
+        ))
+        .unwrap();
+        let allowed: Vec<String> = c
+            .network
+            .allowed()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(allowed, ["127.0.0.2/32", "fd00::/8"]);
+        let problems = load(&format!(
+            "{GOOD}\n[network]\nallow_private = [\"10.0.0.1/8\"]\n"
+        ))
+        .unwrap_err();
+        let d = problems.iter().next().unwrap();
+        assert_eq!(d.field.as_deref(), Some("network.allow_private"));
+        assert_eq!(d.location.as_ref().unwrap().line, 9);
+        assert!(
+            d.message.contains("did you mean `10.0.0.0/8`?"),
+            "{}",
+            d.message
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod diag;
 pub mod digest;
 pub mod lifecycle;
+pub mod network;
 pub mod nudge;
 pub mod preview;
 pub mod project;

@@ -93,7 +93,7 @@ async fn post(
     nudge: &Nudge,
     now: jiff::Timestamp,
 ) -> Result<(), String> {
-    let Built::Chat(chat) = build(channel, &project.config.root, &nudge.incident.id, 0)? else {
+    let Built::Chat(chat) = build(channel, &project.config, &nudge.incident.id, 0)? else {
         return Err(format!(
             "channel `{}` is a `{}` channel; only chat channels can be internal",
             channel.name,

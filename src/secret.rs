@@ -5,28 +5,29 @@ use std::fmt;
 
 use crate::diag::Diagnostic;
 
-/// A value that must never reach a log, the journal or the screen.
+/// A value that must never reach a log, the journal or the screen: a password, a token, or a
+/// URL whose path is the credential (`Secret<url::Url>`, a chat webhook).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret<T = String>(T);
 
-impl Secret {
-    pub fn new(value: String) -> Self {
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
         Secret(value)
     }
 
     /// The value, for the one call that sends it.
-    pub fn expose(&self) -> &str {
+    pub fn expose(&self) -> &T {
         &self.0
     }
 }
 
-impl fmt::Debug for Secret {
+impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
 }
 
-impl fmt::Display for Secret {
+impl<T> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
@@ -57,7 +58,7 @@ mod tests {
 
     #[test]
     fn never_prints_its_value() {
-        let s = Secret::new("hunter2".into());
+        let s = Secret::new(String::from("hunter2"));
         assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
         assert_eq!(s.expose(), "hunter2");
     }

@@ -617,7 +617,7 @@ fn utc_offset_label(offset: Offset) -> String {
 }
 
 /// "1 hour", "2 hours".
-fn plural(count: u64, unit: &str) -> String {
+pub fn plural(count: u64, unit: &str) -> String {
     if count == 1 {
         format!("{count} {unit}")
     } else {

@@ -4,6 +4,9 @@
 
 use serde::Deserialize;
 
+use crate::network::Guard;
+use crate::secret::Secret;
+
 /// `channels/NAME.toml` for `type = "slack" | "teams" | "discord" | "mattermost" | "google-chat"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,9 +62,9 @@ impl Platform {
 /// Posts one message per blast to a chat platform's incoming webhook.
 pub struct Chat {
     platform: Platform,
-    url: crate::secret::Secret,
+    url: Secret<url::Url>,
     username: Option<String>,
-    client: reqwest::Client,
+    client: super::http::Client,
 }
 
 impl std::fmt::Debug for Chat {
@@ -74,25 +77,34 @@ impl std::fmt::Debug for Chat {
 
 impl Chat {
     /// The transport for `config`, reading the webhook URL from the environment.
+    /// The URL is checked here, before anything is sent, and never shown.
     pub fn new(
         platform: Platform,
         config: &Config,
         timeout: std::time::Duration,
+        guard: &Guard,
     ) -> Result<Chat, String> {
-        let url = crate::secret::from_env(&config.url_env, "url_env").map_err(|d| d.message)?;
-        let mut address = url.expose().to_string();
-        if platform == Platform::Discord && !address.contains("wait=") {
-            address.push_str(if address.contains('?') {
-                "&wait=true"
-            } else {
-                "?wait=true"
-            });
+        let var = &config.url_env;
+        let text = crate::secret::from_env(var, "url_env").map_err(|d| d.message)?;
+        let mut url = match url::Url::parse(text.expose()) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => u,
+            _ => {
+                return Err(format!(
+                    "the value of `{var}` is not a web address (it must start with `https://`)"
+                ));
+            }
+        };
+        guard
+            .check_url(&url)
+            .map_err(|refused| format!("the value of `{var}`: {refused}"))?;
+        if platform == Platform::Discord && !url.query_pairs().any(|(k, _)| k == "wait") {
+            url.query_pairs_mut().append_pair("wait", "true");
         }
         Ok(Chat {
             platform,
-            url: crate::secret::Secret::new(address),
+            url: Secret::new(url),
             username: config.username.clone(),
-            client: super::http::client(timeout)?,
+            client: super::http::client(timeout, guard)?,
         })
     }
 }

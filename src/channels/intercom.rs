@@ -87,7 +87,7 @@ pub struct Intercom {
     admin_id: String,
     mode: Mode,
     api_base: String,
-    client: reqwest::Client,
+    client: super::http::Client,
 }
 
 impl std::fmt::Debug for Intercom {
@@ -100,14 +100,23 @@ impl std::fmt::Debug for Intercom {
 
 impl Intercom {
     /// The transport for `config`, reading the access token from the environment.
-    pub fn new(config: &Config, timeout: std::time::Duration) -> Result<Intercom, String> {
+    pub fn new(
+        config: &Config,
+        timeout: std::time::Duration,
+        guard: &crate::network::Guard,
+    ) -> Result<Intercom, String> {
+        let api_base = crate::config::check_url(config.api_base.trim_end_matches('/'))
+            .map_err(|e| format!("`api_base`: {e}"))?;
+        guard
+            .check_url(&api_base)
+            .map_err(|refused| format!("`api_base`: {refused}"))?;
         Ok(Intercom {
             token: crate::secret::from_env(&config.token_env, "token_env")
                 .map_err(|d| d.message)?,
             admin_id: config.admin_id.clone(),
             mode: config.mode,
-            api_base: config.api_base.trim_end_matches('/').to_string(),
-            client: super::http::client(timeout)?,
+            api_base: api_base.as_str().trim_end_matches('/').to_string(),
+            client: super::http::client(timeout, guard)?,
         })
     }
 }
@@ -145,6 +154,10 @@ impl crate::delivery::transport::Transport for Intercom {
             ("intercom-version", "2.11".to_string()),
             ("accept", "application/json".to_string()),
         ];
+        let url = url::Url::parse(&url).map_err(|e| crate::delivery::SendError::Permanent {
+            reason: format!("cannot make the request to the Intercom API: {e}"),
+            disable_endpoint: false,
+        })?;
         let answer =
             super::http::post(&self.client, &url, &headers, body, "the Intercom API").await?;
         super::http::check(&answer, false)?;

@@ -156,13 +156,18 @@ impl Channel {
 
 impl Channel {
     /// Problems with the values of this channel file (addresses, mailboxes, signing secrets),
-    /// found without sending anything. Secret values are never shown.
-    pub fn check_values(&self) -> Vec<Diagnostic> {
+    /// found without sending anything; every web address as `guard` sees it as written.
+    /// Secret values are never shown.
+    pub fn check_values(&self, guard: &crate::network::Guard) -> Vec<Diagnostic> {
         let mut problems: Vec<(&str, String)> = Vec::new();
         let mut mailbox = |field: &'static str, value: &str| {
             if let Err(e) = value.parse::<lettre::message::Mailbox>() {
                 problems.push((field, format!("`{field} = \"{value}\"` is not a mailbox ({e}); write it like `Acme Status <status@acme.example>`")));
             }
+        };
+        let address = |value: &str| {
+            let url = crate::config::check_url(value)?;
+            guard.check_url(&url).map_err(|refused| refused.to_string())
         };
         match &self.config {
             Config::Email(c) => {
@@ -176,7 +181,7 @@ impl Channel {
             }
             Config::File(c) => mailbox("from", &c.from),
             Config::Webhook(c) => {
-                if let Some(Err(e)) = c.url.as_deref().map(crate::config::check_url) {
+                if let Some(Err(e)) = c.url.as_deref().map(address) {
                     problems.push(("url", e));
                 }
                 if let Some(Ok(keys)) = c.secret_env.as_deref().map(std::env::var)
@@ -190,7 +195,7 @@ impl Channel {
                 }
             }
             Config::Intercom(c) => {
-                if let Err(e) = crate::config::check_url(&c.api_base) {
+                if let Err(e) = address(&c.api_base) {
                     problems.push(("api_base", e));
                 }
             }
@@ -199,12 +204,14 @@ impl Channel {
             | Config::Discord(c)
             | Config::Mattermost(c)
             | Config::GoogleChat(c) => {
-                if let Ok(url) = std::env::var(&c.url_env)
-                    && !url.starts_with("https://")
-                    && !url.starts_with("http://")
-                {
-                    let var = &c.url_env;
-                    problems.push(("url_env", format!("the value of `{var}` is not a web address (it must start with `https://`)")));
+                let var = &c.url_env;
+                if let Ok(url) = std::env::var(var) {
+                    match crate::config::check_url(&url) {
+                        Err(_) => problems.push(("url_env", format!("the value of `{var}` is not a web address (it must start with `https://`)"))),
+                        Ok(url) => if let Err(refused) = guard.check_url(&url) {
+                            problems.push(("url_env", format!("the value of `{var}`: {refused}")));
+                        },
+                    }
                 }
             }
             Config::Widget(_) => {}
@@ -217,6 +224,24 @@ impl Channel {
                     .field(field)
             })
             .collect()
+    }
+}
+
+impl Channel {
+    /// Why the address `member` is reached at on this channel is refused as written, if it
+    /// is: a per-recipient webhook's `webhook_url`. Every other address is the channel's own,
+    /// checked when its transport is built.
+    pub fn refused(
+        &self,
+        member: &crate::audience::Member,
+        guard: &crate::network::Guard,
+    ) -> Option<crate::network::Refused> {
+        match &self.config {
+            Config::Webhook(webhook::Config { url: None, .. }) => {
+                guard.check_url(member.webhook_url.as_ref()?).err()
+            }
+            _ => None,
+        }
     }
 }
 

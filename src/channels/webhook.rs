@@ -205,7 +205,7 @@ pub struct Webhooks {
     url: Option<url::Url>,
     keys: Vec<super::signing::SigningKey>,
     profile: Profile,
-    client: reqwest::Client,
+    client: super::http::Client,
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -225,7 +225,11 @@ pub struct Post {
 
 impl Webhooks {
     /// The transport for `config`, reading the signing secrets from the environment.
-    pub fn new(config: &Config, timeout: std::time::Duration) -> Result<Webhooks, String> {
+    pub fn new(
+        config: &Config,
+        timeout: std::time::Duration,
+        guard: &crate::network::Guard,
+    ) -> Result<Webhooks, String> {
         let keys = match &config.secret_env {
             Some(var) => {
                 let value = crate::secret::from_env(var, "secret_env").map_err(|d| d.message)?;
@@ -234,14 +238,20 @@ impl Webhooks {
             None => Vec::new(),
         };
         let url = match &config.url {
-            Some(u) => Some(url::Url::parse(u).map_err(|e| format!("`url` is not a URL: {e}"))?),
+            Some(u) => {
+                let url = url::Url::parse(u).map_err(|e| format!("`url` is not a URL: {e}"))?;
+                guard
+                    .check_url(&url)
+                    .map_err(|refused| format!("`url`: {refused}"))?;
+                Some(url)
+            }
             None => None,
         };
         Ok(Webhooks {
             url,
             keys,
             profile: config.profile,
-            client: super::http::client(timeout)?,
+            client: super::http::client(timeout, guard)?,
         })
     }
 }
@@ -302,7 +312,7 @@ impl crate::delivery::transport::Transport for Webhooks {
             headers = super::signing::headers(&self.keys, &post.id, timestamp, &post.body).into();
         }
         let answer =
-            super::http::post(&self.client, post.url, &headers, post.body, "the webhook").await?;
+            super::http::post(&self.client, &post.url, &headers, post.body, "the webhook").await?;
         super::http::check(&answer, true)?;
         Ok(crate::delivery::Receipt {
             provider_id: Some(post.id),

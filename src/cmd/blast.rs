@@ -13,8 +13,9 @@ use crate::channels::Channel;
 use crate::cli::BlastArgs;
 use crate::delivery::blast::{settings, stop_on_signals};
 use crate::delivery::plan;
+use crate::delivery::rehearsal::{self, Rehearsal};
 use crate::delivery::request::{Ready, Request, preflight};
-use crate::diag::Invalid;
+use crate::diag::{Diagnostic, Invalid};
 use crate::lifecycle::Change;
 use crate::project::Project;
 use crate::store::{self, Store, Told};
@@ -51,12 +52,26 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
     let store = Arc::new(store::open(&project.config.store_url, &project.config.root).await?);
     let existing = store.incident(&args.incident).await?;
     let ready = preflight(&project, &request(args)?, existing.as_ref(), now)?;
-    if args.dry_run {
-        return dry_run(&project, &ready, args, now);
-    }
-    if !args.yes && std::io::stdin().is_terminal() && !confirm(&project, &ready, args, now)? {
-        println!("Nothing was sent.");
-        return Ok(ExitCode::SUCCESS);
+    let ask = !args.yes && std::io::stdin().is_terminal();
+    let rehearsal = if args.dry_run || args.strict || ask {
+        Some(rehearse(&project, &ready, args)?)
+    } else {
+        None
+    };
+    if let Some(r) = &rehearsal {
+        if args.dry_run || ask {
+            print_estimate(&project, &ready, args, r, now);
+        }
+        if args.strict && !r.clean() {
+            return Err(strict_refusal(&project, r).into());
+        }
+        if args.dry_run {
+            return Ok(dry_run(r));
+        }
+        if ask && !confirm()? {
+            println!("Nothing was sent.");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let told = store.tell(ready.telling(), now).await?;
     let update = told.update.clone();
@@ -122,36 +137,16 @@ async fn plan_only(
     Ok(ExitCode::SUCCESS)
 }
 
-/// How many messages each channel would send, and how long the rate limits make it take.
-fn estimate(
-    project: &Project,
-    ready: &Ready,
-    args: &BlastArgs,
-) -> anyhow::Result<Vec<(String, u64, f64)>> {
+/// The audience read once for the channels of `ready`: messages, unusable rows, refused addresses.
+fn rehearse(project: &Project, ready: &Ready, args: &BlastArgs) -> anyhow::Result<Rehearsal> {
     let reader = audience::open(&project.config.audience_path)
         .map_err(Invalid::from)?
         .segment(args.audience.clone());
-    let mut counts: Vec<u64> = ready
-        .channels
-        .iter()
-        .map(|c| u64::from(plan::for_everyone(c)))
-        .collect();
-    for member in reader.flatten() {
-        for (i, c) in ready.channels.iter().enumerate() {
-            if plan::per_recipient(c) && plan::reaches(c, &member) {
-                counts[i] += 1;
-            }
-        }
-    }
-    Ok(ready
-        .channels
-        .iter()
-        .zip(counts)
-        .map(|(c, n)| {
-            let secs = settings(c).per_second.map_or(0.0, |r| n as f64 / r);
-            (c.name.clone(), n, secs)
-        })
-        .collect())
+    Ok(rehearsal::rehearse(
+        &ready.channels,
+        reader,
+        &project.config.network,
+    ))
 }
 
 /// What the update did to the incident: its status, the promise, schedules made or cancelled.
@@ -201,12 +196,15 @@ fn status_line(id: &str, change: Change) -> Option<String> {
     }
 }
 
+/// What the blast will do: the kind, the status change, the messages per channel and how long
+/// the rate limits make them take, and every problem the audience has.
 fn print_estimate(
     project: &Project,
     ready: &Ready,
     args: &BlastArgs,
+    rehearsal: &Rehearsal,
     now: jiff::Timestamp,
-) -> anyhow::Result<()> {
+) {
     println!(
         "`{}` to incident {} ({}), approved ({}).",
         ready.kind.name,
@@ -230,10 +228,68 @@ fn print_estimate(
             project.config.audience_path.display()
         );
     }
-    for (name, n, secs) in estimate(project, ready, args)? {
+    for (channel, (name, n)) in ready.channels.iter().zip(&rehearsal.messages) {
+        let secs = settings(channel).per_second.map_or(0.0, |r| *n as f64 / r);
         println!("  {name:<16} {n:>7} messages  (about {})", duration(secs));
     }
-    Ok(())
+    let more = |total: u64, shown: usize| {
+        if total > shown as u64 {
+            println!("  … and {} more", total - shown as u64);
+        }
+    };
+    if rehearsal.bad_total > 0 {
+        println!(
+            "\n{} cannot be used: skipped by the blast, listed by `crier status`:",
+            time::plural(rehearsal.bad_total, "audience row")
+        );
+        for bad in &rehearsal.bad_rows {
+            println!("  {bad}");
+        }
+        more(rehearsal.bad_total, rehearsal.bad_rows.len());
+    }
+    if rehearsal.refused_total > 0 {
+        println!(
+            "\n{} would go to an internal address; each fails without being sent:",
+            time::plural(rehearsal.refused_total, "message")
+        );
+        for r in &rehearsal.refused {
+            println!(
+                "  row {} (`{}`) on `{}`: {}",
+                r.row, r.id, r.channel, r.refused
+            );
+        }
+        more(rehearsal.refused_total, rehearsal.refused.len());
+    }
+}
+
+/// `--strict` with problems in the audience: each one named, nothing sent.
+fn strict_refusal(project: &Project, rehearsal: &Rehearsal) -> Invalid {
+    let path = &project.config.audience_path;
+    let mut problems = crate::diag::Diagnostics::default();
+    for bad in &rehearsal.bad_rows {
+        problems.push(
+            Diagnostic::new(bad.to_string())
+                .in_file(path)
+                .field(bad.field.clone()),
+        );
+    }
+    for r in &rehearsal.refused {
+        problems.push(
+            Diagnostic::new(format!("row {} (`{}`): {}", r.row, r.id, r.refused))
+                .in_file(path)
+                .field("webhook_url"),
+        );
+    }
+    problems.push(
+        Diagnostic::new(format!(
+            "`--strict`: {} cannot be used and {} would go to an internal address; nothing was sent",
+            time::plural(rehearsal.bad_total, "audience row"),
+            time::plural(rehearsal.refused_total, "message")
+        ))
+        .in_file(path)
+        .hint("fix the rows above, or run without `--strict` to skip them and send to everyone else"),
+    );
+    Invalid(problems)
 }
 
 fn duration(secs: f64) -> String {
@@ -245,24 +301,18 @@ fn duration(secs: f64) -> String {
     }
 }
 
-fn dry_run(
-    project: &Project,
-    ready: &Ready,
-    args: &BlastArgs,
-    now: jiff::Timestamp,
-) -> anyhow::Result<ExitCode> {
-    print_estimate(project, ready, args, now)?;
-    println!("\nDry run: everything checks out; nothing was planned or sent.");
-    Ok(ExitCode::SUCCESS)
+fn dry_run(rehearsal: &Rehearsal) -> ExitCode {
+    if rehearsal.clean() {
+        println!("\nDry run: everything checks out; nothing was planned or sent.");
+    } else {
+        println!(
+            "\nDry run: nothing was planned or sent. The blast will skip the rows above and record the refused messages as failed; `--strict` sends nothing while any remain."
+        );
+    }
+    ExitCode::SUCCESS
 }
 
-fn confirm(
-    project: &Project,
-    ready: &Ready,
-    args: &BlastArgs,
-    now: jiff::Timestamp,
-) -> anyhow::Result<bool> {
-    print_estimate(project, ready, args, now)?;
+fn confirm() -> anyhow::Result<bool> {
     print!("\nSend now? [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();

@@ -10,8 +10,16 @@ use crate::diag::Invalid;
 pub fn run(config: Option<&Path>, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let project = super::load_project(config)?;
     let (reports, problems) = check::project(&project, super::now()?);
+    let allowed: Vec<String> = project
+        .config
+        .network
+        .allowed()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     if args.json {
-        let value = serde_json::json!({ "ok": problems.is_empty(), "kinds": reports, "problems": problems });
+        let network = serde_json::json!({ "allow_private": allowed });
+        let value = serde_json::json!({ "ok": problems.is_empty(), "kinds": reports, "problems": problems, "network": network });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(if problems.is_empty() {
             ExitCode::SUCCESS
@@ -39,6 +47,12 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> anyhow::Result<ExitCode> 
             .map(|r| r.formats.join(", "))
             .unwrap_or_default()
     );
+    if !allowed.is_empty() {
+        eprintln!(
+            "note: `[network] allow_private` lets the web channels reach {} on purpose; every other internal address is refused.",
+            allowed.join(", ")
+        );
+    }
     let unapproved = reports.iter().filter(|r| !r.approval.is_approved()).count();
     if unapproved > 0 {
         eprintln!("note: {}", super::unapproved_note(unapproved));

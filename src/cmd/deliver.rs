@@ -174,7 +174,7 @@ async fn run(d: &Delivery) -> anyhow::Result<Sent> {
     for channel in &d.channels {
         match blast::build(
             channel,
-            &project.config.root,
+            &project.config,
             &d.update.incident_id,
             d.update.seq,
         ) {

@@ -24,22 +24,27 @@ pub enum Built {
 }
 
 /// Build the transport of `channel` for update `seq` of `incident`.
+/// Files are written under the project's folder; every address the HTTP channels send to
+/// passes the project's network guard.
 pub fn build(
     channel: &Channel,
-    root: &std::path::Path,
+    project: &crate::config::Config,
     incident: &str,
     seq: u32,
 ) -> Result<Built, String> {
     let timeout = settings(channel).timeout;
+    let guard = &project.network;
+    let root = &project.root;
+    let chat = |platform, c| Chat::new(platform, c, timeout, guard).map(Built::Chat);
     Ok(match &channel.config {
         Config::Email(c) => Built::Email(smtp::Smtp::new(c, timeout)?),
-        Config::Slack(c) => Built::Chat(Chat::new(Platform::Slack, c, timeout)?),
-        Config::Teams(c) => Built::Chat(Chat::new(Platform::Teams, c, timeout)?),
-        Config::Discord(c) => Built::Chat(Chat::new(Platform::Discord, c, timeout)?),
-        Config::Mattermost(c) => Built::Chat(Chat::new(Platform::Mattermost, c, timeout)?),
-        Config::GoogleChat(c) => Built::Chat(Chat::new(Platform::GoogleChat, c, timeout)?),
-        Config::Webhook(c) => Built::Webhook(webhook::Webhooks::new(c, timeout)?),
-        Config::Intercom(c) => Built::Intercom(intercom::Intercom::new(c, timeout)?),
+        Config::Slack(c) => chat(Platform::Slack, c)?,
+        Config::Teams(c) => chat(Platform::Teams, c)?,
+        Config::Discord(c) => chat(Platform::Discord, c)?,
+        Config::Mattermost(c) => chat(Platform::Mattermost, c)?,
+        Config::GoogleChat(c) => chat(Platform::GoogleChat, c)?,
+        Config::Webhook(c) => Built::Webhook(webhook::Webhooks::new(c, timeout, guard)?),
+        Config::Intercom(c) => Built::Intercom(intercom::Intercom::new(c, timeout, guard)?),
         Config::Widget(_) => Built::Widget(widget::Widget),
         Config::File(c) => Built::File(file::Files::new(c, root, incident, seq)?),
     })

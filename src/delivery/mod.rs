@@ -9,6 +9,7 @@
 
 pub mod blast;
 pub mod plan;
+pub mod rehearsal;
 pub mod request;
 pub mod retry;
 pub mod transport;

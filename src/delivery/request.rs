@@ -234,10 +234,13 @@ fn kind_problems(
 fn channel_problems(project: &Project, channels: &[Channel], incident: &str) -> Diagnostics {
     let mut problems = Diagnostics::default();
     for c in channels {
-        for d in c.check_secrets().into_iter().chain(c.check_values()) {
+        let values = c.check_values(&project.config.network);
+        let values_ok = values.is_empty();
+        for d in c.check_secrets().into_iter().chain(values) {
             problems.push(d);
         }
-        if let Err(e) = build(c, &project.config.root, incident, 1) {
+        // Building reads the same values: a problem already named is not named twice.
+        if values_ok && let Err(e) = build(c, &project.config, incident, 1) {
             problems.push(Diagnostic::new(format!("channel `{}`: {e}", c.name)).in_file(&c.path));
         }
     }

@@ -111,6 +111,51 @@ fn dry_run_counts_and_sends_nothing() {
     assert!(!p.root().join("outbox").exists());
 }
 
+/// The rehearsal shows the rows the blast will skip (it used to say "everything checks out"),
+/// and `--strict` sends nothing while one remains; without it the rest is sent.
+#[test]
+fn dry_run_lists_the_rows_the_blast_skips_and_strict_sends_nothing() {
+    let p = Project::init();
+    let audience = p.read("audience.csv");
+    p.write(
+        "audience.csv",
+        &format!("{audience}cus_2001,not-an-address,Pat Doe,en,eu,,,pro\n"),
+    );
+    let out = p.crier(&[&BLAST[..], &["--dry-run"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "\n1 audience row cannot be used: skipped by the blast, listed by `crier status`:\n  row 6 (`cus_2001`): `email` `not-an-address` is not an email address\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !stdout(&out).contains("everything checks out"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = p.crier(&[&BLAST[..], &["--strict", "--yes"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: row 6 (`cus_2001`): `email` `not-an-address` is not an email address"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.root().join("outbox").exists());
+
+    let out = p.crier(&[&BLAST[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("row 6: `email` `not-an-address` is not an email address"),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn incident_show_tells_the_timeline_with_what_each_update_reached() {
     let p = Project::init();

@@ -56,7 +56,7 @@ struct Browser {
 
 impl Browser {
     async fn start(base: &str) -> Browser {
-        let client = crier::channels::http::client(Duration::from_secs(30)).unwrap();
+        let client = crate::support::http_client(Duration::from_secs(30));
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -196,7 +196,7 @@ async fn the_widget_in_a_real_browser_follows_a_blast_without_a_reload() {
         .spawn()
         .expect("chromedriver starts");
     let driver_base = format!("http://127.0.0.1:{driver_port}");
-    let client = crier::channels::http::client(Duration::from_secs(5)).unwrap();
+    let client = crate::support::http_client(Duration::from_secs(5));
     let ready = within(Duration::from_secs(20), async || {
         let up = client
             .get(format!("{driver_base}/status"))

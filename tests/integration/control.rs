@@ -228,6 +228,7 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
 /// and Slack are refused (nothing listens on port 1), half the webhooks reach `receiver`.
 fn canary_project(receiver: &str) -> Project {
     let p = Project::init();
+    crate::http_support::allow_loopback(&p);
     std::fs::remove_file(p.root().join("channels/file.toml")).unwrap();
     p.write(
         "channels/mail.toml",

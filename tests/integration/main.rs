@@ -8,6 +8,7 @@ mod control;
 mod crash;
 mod errors;
 mod http_support;
+mod network;
 mod preview;
 mod promises;
 mod report;

@@ -34,6 +34,7 @@ async fn a_missed_promise_nudges_the_people_on_duty_once_and_the_holding_update_
         .await;
     let url = format!("{}/services/T000/B000/XXXX", slack.uri());
     let p = Project::init();
+    crate::http_support::allow_loopback(&p);
     p.write(
         "channels/ops-slack.toml",
         "type = \"slack\"\nurl_env = \"OPS_SLACK_URL\"\ninternal = true\n",

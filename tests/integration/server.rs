@@ -237,7 +237,7 @@ pub fn serve(p: &Project, env: &[(&str, &str)]) -> (crate::crash::Running, Strin
 async fn the_server_shows_a_new_blast_without_a_restart_and_stops_on_sigterm() {
     let p = Project::init();
     let (server, listen) = serve(&p, &[]);
-    let client = crier::channels::http::client(Duration::from_secs(5)).unwrap();
+    let client = crate::support::http_client(Duration::from_secs(5));
     let url = format!("http://{listen}/v1/status.json");
     let started = Instant::now();
     let status = |client: reqwest::Client, url: String| async move {
@@ -482,7 +482,7 @@ async fn the_trigger_api_runs_the_blast_preflight_and_sends_only_what_is_approve
         "description = \"Edited. ",
     );
     let (server, listen) = serve(&p, &[("CRIER_API_TOKEN", "api-token-123")]);
-    let client = crier::channels::http::client(Duration::from_secs(10)).unwrap();
+    let client = crate::support::http_client(Duration::from_secs(10));
     let url = format!("http://{listen}/v1/blasts");
     let started = Instant::now();
     while client

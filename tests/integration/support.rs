@@ -132,3 +132,14 @@ pub fn stdout(out: &Output) -> String {
 pub fn now() -> jiff::Timestamp {
     NOW.parse().unwrap()
 }
+
+/// A plain HTTP client for the tests' own requests (to `crier serve`, to chromedriver): not
+/// crier's guarded client, which refuses this machine's addresses unless a project allows them.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .expect("the test client builds")
+}
