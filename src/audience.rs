@@ -16,6 +16,11 @@
 //!   string `"a;b"` or an array of strings. Other keys become fields; numbers and booleans are
 //!   kept as their JSON text, `null` as an empty string. Blank lines are skipped.
 //!
+//! Every column has a longest value (`MAX_ID_CHARS`, `MAX_NAME_CHARS`… and `MAX_FIELD_CHARS` for
+//! further columns), short enough for every header and screen it reaches; a longer value makes
+//! the row a [`BadRow`] naming the column and the limit, never a value cut short. `id`, `email`
+//! and `name` may not contain control characters or a byte-order mark.
+//!
 //! Row numbers are 1-based data rows: for CSV the first record after the header is row 1 (so
 //! row N is on line N + 1 unless values span lines); for JSON Lines row N is line N, blank lines
 //! included.
@@ -32,7 +37,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::diag::{Diagnostic, Location};
+use crate::diag::{Diagnostic, Location, thousands};
 use crate::template::Recipient;
 
 /// The columns (CSV) or keys (JSON Lines) crier understands; any other becomes a field.
@@ -48,6 +53,38 @@ pub const KNOWN_COLUMNS: [&str; 7] = [
 
 /// The extensions [`open`] accepts, without the dot.
 pub const EXTENSIONS: [&str; 3] = ["csv", "jsonl", "ndjson"];
+
+/// Longest `id`, in characters. An id is printed by `crier status`, in every list of bad rows
+/// and in the journal; the ids of CRMs and billing systems (a UUID is 36) are far shorter.
+pub const MAX_ID_CHARS: usize = 200;
+
+/// Longest `email`, in characters: 254, the longest address that fits SMTP's 256-octet path
+/// with its angle brackets (RFC 5321, section 4.5.3.1.3).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Longest `name`, in characters. It goes in the `To:` header beside the address: quoted and
+/// escaped, with the longest address, it stays well within RFC 5322's 998 characters per line,
+/// and it fits on a screen.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Longest `locale`, in characters: 35, the length RFC 5646 (section 4.4.1) asks every
+/// implementation to accept for a language tag.
+pub const MAX_LOCALE_CHARS: usize = 35;
+
+/// Longest `segments`, in characters (the whole `;`-separated list, or a JSON array's items
+/// joined with `;`): segments are matched, never shown, and 1,000 holds dozens of names.
+pub const MAX_SEGMENTS_CHARS: usize = 1_000;
+
+/// Longest `intercom_user_id`, in characters: an id of another system, bounded like `id`.
+pub const MAX_INTERCOM_USER_ID_CHARS: usize = 200;
+
+/// Longest `webhook_url`, in characters: 2,000, what browsers, proxies and HTTP servers
+/// reliably carry.
+pub const MAX_WEBHOOK_URL_CHARS: usize = 2_000;
+
+/// Longest value of a further column (`recipient.fields.NAME`), in characters: room for a
+/// postal address or a note, while one row stays small in the journal and on a screen.
+pub const MAX_FIELD_CHARS: usize = 4_096;
 
 /// [`BadRow::field`] for problems with the row as a whole (wrong number of fields, not JSON…).
 pub const WHOLE_ROW: &str = "*";
@@ -251,6 +288,21 @@ enum Key {
 }
 
 impl Key {
+    /// The longest value, in characters, of the known column `key`, or of a further one
+    /// (`None`).
+    fn limit(key: Option<Key>) -> usize {
+        match key {
+            Some(Key::Id) => MAX_ID_CHARS,
+            Some(Key::Email) => MAX_EMAIL_CHARS,
+            Some(Key::Name) => MAX_NAME_CHARS,
+            Some(Key::Locale) => MAX_LOCALE_CHARS,
+            Some(Key::Segments) => MAX_SEGMENTS_CHARS,
+            Some(Key::IntercomUserId) => MAX_INTERCOM_USER_ID_CHARS,
+            Some(Key::WebhookUrl) => MAX_WEBHOOK_URL_CHARS,
+            None => MAX_FIELD_CHARS,
+        }
+    }
+
     /// The known column called exactly `name`, if any.
     fn of(name: &str) -> Option<Key> {
         Some(match name {
@@ -308,6 +360,30 @@ impl RawRow {
         };
         *slot = Some(value);
     }
+}
+
+/// A value of `len` bytes in column `name` within the column's limit, or the reason it is not.
+/// `chars` counts its characters, only when needed (a value has at least as many bytes).
+fn check_length(name: &str, len: usize, chars: impl FnOnce() -> usize) -> Result<(), String> {
+    let max = Key::limit(Key::of(name));
+    if len <= max {
+        return Ok(());
+    }
+    let count = chars();
+    if count <= max {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` is {} characters; the limit is {} (shorten the value)",
+        show(name),
+        thousands(count),
+        thousands(max)
+    ))
+}
+
+/// [`check_length`] of a text value.
+fn check_text_length(name: &str, value: &str) -> Result<(), String> {
+    check_length(name, value.len(), || value.chars().count())
 }
 
 /// `"eu; pro;"` → `["eu", "pro"]`: split on `;`, trimmed, empty parts dropped.
@@ -372,9 +448,11 @@ fn check_id(value: Option<&str>) -> Result<String, String> {
     if id.is_empty() {
         return Err("`id` is empty".into());
     }
+    check_text_length("id", id)?;
     if id.chars().any(char::is_control) {
         return Err(format!("`id` `{}` contains a control character", show(id)));
     }
+    refuse_byte_order_mark("id", id)?;
     Ok(id.to_string())
 }
 
@@ -383,6 +461,13 @@ fn check_email(value: Option<&str>) -> Result<String, String> {
     let Some(email) = trimmed(value) else {
         return Ok(String::new());
     };
+    if email.chars().any(char::is_control) {
+        return Err(format!(
+            "`email` `{}` contains a control character",
+            show(&email)
+        ));
+    }
+    refuse_byte_order_mark("email", &email)?;
     match email.parse::<lettre::Address>() {
         Ok(_) => Ok(email),
         Err(_) => Err(format!(
@@ -392,7 +477,8 @@ fn check_email(value: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// The name, trimmed, or empty; it goes into an email header, so no CR, LF or NUL inside.
+/// The name, trimmed, or empty; it goes into an email header, so no control character (CR, LF,
+/// NUL, tab…) inside, nor an invisible byte-order mark.
 fn check_name(value: Option<&str>) -> Result<String, String> {
     let name = trimmed(value).unwrap_or_default();
     if name.contains(['\r', '\n', '\0']) {
@@ -401,7 +487,31 @@ fn check_name(value: Option<&str>) -> Result<String, String> {
             show(&name)
         ));
     }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "`name` `{}` contains a control character, which cannot go in an email header",
+            show(&name)
+        ));
+    }
+    refuse_byte_order_mark("name", &name)?;
     Ok(name)
+}
+
+/// The byte-order mark, U+FEFF: allowed only as the first bytes of the file.
+const BYTE_ORDER_MARK: char = '\u{FEFF}';
+
+/// Refuse a byte-order mark inside the value of `column`: invisible, it would make an id, a
+/// name or an address differ from the one on screen. It is usually left where two files were
+/// joined.
+fn refuse_byte_order_mark(column: &str, value: &str) -> Result<(), String> {
+    if value.contains(BYTE_ORDER_MARK) {
+        return Err(format!(
+            "`{column}` `{}` contains a byte-order mark (U+FEFF), an invisible character \
+             (delete it; it is often left where two files were joined)",
+            show(value)
+        ));
+    }
+    Ok(())
 }
 
 /// The webhook URL, trimmed, when present: it must be an absolute http or https URL with a host.
@@ -422,7 +532,7 @@ fn check_webhook_url(value: Option<&str>) -> Result<Option<url::Url>, String> {
     }
 }
 
-/// `value` for a message: control characters escaped (so the message stays on one line), and
+/// `value` for a message: control characters and byte-order marks escaped (so the message stays on one line), and
 /// cut to [`MAX_SHOWN_CHARS`] characters with `…`.
 fn show(value: &str) -> String {
     let mut shown = String::new();
@@ -431,7 +541,7 @@ fn show(value: &str) -> String {
             shown.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || c == BYTE_ORDER_MARK {
             shown.extend(c.escape_debug());
         } else {
             shown.push(c);
@@ -510,7 +620,15 @@ impl CsvSource {
         let mut raw = RawRow::new(row);
         for (name, bytes) in self.columns.iter().zip(self.record.iter()) {
             match std::str::from_utf8(bytes) {
-                Ok(value) => raw.set(name, value.to_string()),
+                Ok(value) => {
+                    check_text_length(name, value).map_err(|reason| BadRow {
+                        row,
+                        id: self.record_id(),
+                        field: name.clone(),
+                        reason,
+                    })?;
+                    raw.set(name, value.to_string());
+                }
                 Err(_) => {
                     return Err(BadRow {
                         row,
@@ -781,9 +899,21 @@ fn object_row(object: Map<String, Value>, row: u64) -> Result<RawRow, BadRow> {
                         "`segments` must be a string or an array of strings, not an array with {kind} in it"
                     ))
                 })?;
+                let joined = |f: fn(&str) -> usize| {
+                    raw.segments
+                        .iter()
+                        .map(|s| f(s) + 1)
+                        .sum::<usize>()
+                        .saturating_sub(1)
+                };
+                check_length(&key, joined(str::len), || joined(|s| s.chars().count()))
+                    .map_err(bad)?;
             }
             (known, value) => match scalar_text(&value) {
-                Ok(Some(text)) => raw.set(&key, text),
+                Ok(Some(text)) => {
+                    check_text_length(&key, &text).map_err(bad)?;
+                    raw.set(&key, text);
+                }
                 Ok(None) if known.is_none() => raw.set(&key, String::new()),
                 Ok(None) => {}
                 Err(kind) => return Err(bad(wrong_type(&key, known, kind))),
@@ -1009,6 +1139,169 @@ mod tests {
                     "row 1 (`cus_42`): `webhook_url` `{url}` is not an absolute http or https URL"
                 )
             );
+        }
+    }
+
+    /// The row `cus_1,…` of a CSV file with every known column and `note`, with `value` in
+    /// `column` (the others valid), read as CSV and, the same values, as JSON Lines: the bad
+    /// rows of each, which must be the same.
+    fn with_value(column: &str, value: &str) -> Vec<String> {
+        let mut row: Vec<(&str, String)> = [
+            ("id", "cus_1"),
+            ("email", "ana@example.com"),
+            ("name", "Ana"),
+            ("locale", "es"),
+            ("segments", "eu;pro"),
+            ("intercom_user_id", "icu_1"),
+            ("webhook_url", "https://hooks.example.com/a"),
+            ("note", "hello"),
+        ]
+        .map(|(k, v)| (k, v.to_string()))
+        .into();
+        row.iter_mut().find(|(k, _)| *k == column).unwrap().1 = value.to_string();
+        let header: Vec<&str> = row.iter().map(|(k, _)| *k).collect();
+        let values: Vec<&str> = row.iter().map(|(_, v)| v.as_str()).collect();
+        let csv = format!("{}\n{}\n", header.join(","), values.join(","));
+        let object: Map<String, Value> = row
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect();
+        let (_, from_csv) = read("a.csv", &csv);
+        let (_, from_jsonl) = read("a.jsonl", &format!("{}\n", Value::Object(object)));
+        assert_eq!(from_csv, from_jsonl);
+        from_csv
+    }
+
+    #[test]
+    fn values_over_their_column_limit_are_bad_rows_naming_the_limit() {
+        let cases = [
+            (
+                "id",
+                MAX_ID_CHARS,
+                "row 1: `id` is 201 characters; the limit is 200",
+            ),
+            (
+                "name",
+                1_000_000 - 1,
+                "row 1 (`cus_1`): `name` is 1,000,000 characters; the limit is 200",
+            ),
+            (
+                "locale",
+                MAX_LOCALE_CHARS,
+                "row 1 (`cus_1`): `locale` is 36 characters; the limit is 35",
+            ),
+            (
+                "segments",
+                MAX_SEGMENTS_CHARS,
+                "row 1 (`cus_1`): `segments` is 1,001 characters; the limit is 1,000",
+            ),
+            (
+                "intercom_user_id",
+                MAX_INTERCOM_USER_ID_CHARS,
+                "row 1 (`cus_1`): `intercom_user_id` is 201 characters; the limit is 200",
+            ),
+            (
+                "note",
+                100 * 1024 - 1,
+                "row 1 (`cus_1`): `note` is 102,400 characters; the limit is 4,096",
+            ),
+        ];
+        for (column, max, message) in cases {
+            // Non-ASCII, so that characters are counted, not bytes.
+            let at_limit = "é".repeat(Key::limit(Key::of(column)));
+            assert_eq!(
+                with_value(column, &at_limit),
+                Vec::<String>::new(),
+                "{column}"
+            );
+            let over = "é".repeat(max + 1);
+            assert_eq!(
+                with_value(column, &over),
+                [format!("{message} (shorten the value)")],
+                "{column}"
+            );
+        }
+        let domain = "@example.com";
+        let email = format!("{}{domain}", "a".repeat(MAX_EMAIL_CHARS + 1 - domain.len()));
+        assert_eq!(
+            with_value("email", &email),
+            ["row 1 (`cus_1`): `email` is 255 characters; the limit is 254 (shorten the value)"]
+        );
+        let site = "https://hooks.example.com/";
+        let url = format!("{site}{}", "a".repeat(MAX_WEBHOOK_URL_CHARS - site.len()));
+        assert_eq!(with_value("webhook_url", &url), Vec::<String>::new());
+        assert_eq!(
+            with_value("webhook_url", &format!("{url}a")),
+            [
+                "row 1 (`cus_1`): `webhook_url` is 2,001 characters; the limit is 2,000 \
+                 (shorten the value)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_segments_array_is_measured_as_its_joined_list() {
+        let item = "s".repeat(499);
+        let line = |n: usize| format!("{{\"id\":\"c1\",\"segments\":{:?}}}\n", vec![&item; n]);
+        let (members, bad) = read("a.jsonl", &line(2));
+        assert_eq!((members.len(), bad), (1, Vec::<String>::new()));
+        let (_, bad) = read("a.jsonl", &line(3));
+        assert_eq!(
+            bad,
+            [
+                "row 1 (`c1`): `segments` is 1,499 characters; the limit is 1,000 (shorten the value)"
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_and_byte_order_marks_in_id_name_and_email_are_refused() {
+        let cases = [
+            (
+                "id",
+                "cus\0_1",
+                "row 1: `id` `cus\\0_1` contains a control character",
+            ),
+            (
+                "id",
+                "\u{FEFF}cus_1",
+                "row 1: `id` `\\u{feff}cus_1` contains a byte-order mark \
+              (U+FEFF), an invisible character (delete it; it is often left where two files were \
+              joined)",
+            ),
+            (
+                "email",
+                "ana\0@example.com",
+                "row 1 (`cus_1`): `email` `ana\\0@example.com` contains a control character",
+            ),
+            (
+                "email",
+                "ana@exam\u{FEFF}ple.com",
+                "row 1 (`cus_1`): `email` `ana@exam\\u{feff}ple.com` contains a byte-order mark \
+                 (U+FEFF), an invisible character (delete it; it is often left where two files \
+                 were joined)",
+            ),
+            (
+                "name",
+                "Ana\tLópez",
+                "row 1 (`cus_1`): `name` `Ana\\tLópez` contains a control character, which cannot \
+                 go in an email header",
+            ),
+            (
+                "name",
+                "Ana\u{1b}[31m",
+                "row 1 (`cus_1`): `name` `Ana\\u{1b}[31m` contains a control character, which \
+                 cannot go in an email header",
+            ),
+            (
+                "name",
+                "Ana\u{FEFF}",
+                "row 1 (`cus_1`): `name` `Ana\\u{feff}` contains a byte-order mark (U+FEFF), an \
+                 invisible character (delete it; it is often left where two files were joined)",
+            ),
+        ];
+        for (column, value, message) in cases {
+            assert_eq!(with_value(column, value), [message], "{column}: {value:?}");
         }
     }
 
