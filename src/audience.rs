@@ -1164,6 +1164,9 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 #[cfg(test)]
+mod generated;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
