@@ -16,9 +16,18 @@
 //!   string `"a;b"` or an array of strings. Other keys become fields; numbers and booleans are
 //!   kept as their JSON text, `null` as an empty string. Blank lines are skipped.
 //!
-//! Row numbers are 1-based data rows: for CSV the first record after the header is row 1 (so
-//! row N is on line N + 1 unless values span lines); for JSON Lines row N is line N, blank lines
-//! included.
+//! Every column has a longest value (`MAX_ID_CHARS`, `MAX_NAME_CHARS`… and `MAX_FIELD_CHARS` for
+//! further columns), short enough for every header and screen it reaches; a longer value makes
+//! the row a [`BadRow`] naming the column and the limit, never a value cut short. `id`, `email`
+//! and `name` may not contain control characters or a byte-order mark.
+//!
+//! Each customer is one line: a CSV value may be quoted (to hold `,` or `""`) but cannot span
+//! lines, so a quote left open makes its own line a bad row ("unbalanced quote") and swallows
+//! nothing; the next line is the next row. Lines end with `\n`, `\r\n` or (CSV) `\r`; a line
+//! longer than 8 MiB is a bad row, never held in memory.
+//!
+//! Row numbers are 1-based and count lines, blank ones included: for CSV row N is N lines below
+//! the header (line N + 1 when the header is the first line); for JSON Lines row N is line N.
 //!
 //! Memory stays flat however long the file is: the reader holds one record (or one line) at a
 //! time. That is also why **duplicate ids are not detected here**: the store rejects them when it
@@ -32,7 +41,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::diag::{Diagnostic, Location};
+use crate::diag::{Diagnostic, Location, thousands};
 use crate::template::Recipient;
 
 /// The columns (CSV) or keys (JSON Lines) crier understands; any other becomes a field.
@@ -49,6 +58,38 @@ pub const KNOWN_COLUMNS: [&str; 7] = [
 /// The extensions [`open`] accepts, without the dot.
 pub const EXTENSIONS: [&str; 3] = ["csv", "jsonl", "ndjson"];
 
+/// Longest `id`, in characters. An id is printed by `crier status`, in every list of bad rows
+/// and in the journal; the ids of CRMs and billing systems (a UUID is 36) are far shorter.
+pub const MAX_ID_CHARS: usize = 200;
+
+/// Longest `email`, in characters: 254, the longest address that fits SMTP's 256-octet path
+/// with its angle brackets (RFC 5321, section 4.5.3.1.3).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Longest `name`, in characters. It goes in the `To:` header beside the address: quoted and
+/// escaped, with the longest address, it stays well within RFC 5322's 998 characters per line,
+/// and it fits on a screen.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Longest `locale`, in characters: 35, the length RFC 5646 (section 4.4.1) asks every
+/// implementation to accept for a language tag.
+pub const MAX_LOCALE_CHARS: usize = 35;
+
+/// Longest `segments`, in characters (the whole `;`-separated list, or a JSON array's items
+/// joined with `;`): segments are matched, never shown, and 1,000 holds dozens of names.
+pub const MAX_SEGMENTS_CHARS: usize = 1_000;
+
+/// Longest `intercom_user_id`, in characters: an id of another system, bounded like `id`.
+pub const MAX_INTERCOM_USER_ID_CHARS: usize = 200;
+
+/// Longest `webhook_url`, in characters: 2,000, what browsers, proxies and HTTP servers
+/// reliably carry.
+pub const MAX_WEBHOOK_URL_CHARS: usize = 2_000;
+
+/// Longest value of a further column (`recipient.fields.NAME`), in characters: room for a
+/// postal address or a note, while one row stays small in the journal and on a screen.
+pub const MAX_FIELD_CHARS: usize = 4_096;
+
 /// [`BadRow::field`] for problems with the row as a whole (wrong number of fields, not JSON…).
 pub const WHOLE_ROW: &str = "*";
 
@@ -58,8 +99,8 @@ const MAX_SHOWN_CHARS: usize = 80;
 /// Read buffer for the file: big enough that reading is not the bottleneck.
 const BUFFER_BYTES: usize = 64 * 1024;
 
-/// One valid recipient, with the row (1-based data row: the first line after the CSV header is
-/// row 1; for JSONL line 1 is row 1) it came from.
+/// One valid recipient, with the row (1-based: the first line after the CSV header is row 1;
+/// for JSONL line 1 is row 1) it came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     pub row: u64,
@@ -251,6 +292,21 @@ enum Key {
 }
 
 impl Key {
+    /// The longest value, in characters, of the known column `key`, or of a further one
+    /// (`None`).
+    fn limit(key: Option<Key>) -> usize {
+        match key {
+            Some(Key::Id) => MAX_ID_CHARS,
+            Some(Key::Email) => MAX_EMAIL_CHARS,
+            Some(Key::Name) => MAX_NAME_CHARS,
+            Some(Key::Locale) => MAX_LOCALE_CHARS,
+            Some(Key::Segments) => MAX_SEGMENTS_CHARS,
+            Some(Key::IntercomUserId) => MAX_INTERCOM_USER_ID_CHARS,
+            Some(Key::WebhookUrl) => MAX_WEBHOOK_URL_CHARS,
+            None => MAX_FIELD_CHARS,
+        }
+    }
+
     /// The known column called exactly `name`, if any.
     fn of(name: &str) -> Option<Key> {
         Some(match name {
@@ -308,6 +364,30 @@ impl RawRow {
         };
         *slot = Some(value);
     }
+}
+
+/// A value of `len` bytes in column `name` within the column's limit, or the reason it is not.
+/// `chars` counts its characters, only when needed (a value has at least as many bytes).
+fn check_length(name: &str, len: usize, chars: impl FnOnce() -> usize) -> Result<(), String> {
+    let max = Key::limit(Key::of(name));
+    if len <= max {
+        return Ok(());
+    }
+    let count = chars();
+    if count <= max {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` is {} characters; the limit is {} (shorten the value)",
+        show(name),
+        thousands(count),
+        thousands(max)
+    ))
+}
+
+/// [`check_length`] of a text value.
+fn check_text_length(name: &str, value: &str) -> Result<(), String> {
+    check_length(name, value.len(), || value.chars().count())
 }
 
 /// `"eu; pro;"` → `["eu", "pro"]`: split on `;`, trimmed, empty parts dropped.
@@ -372,9 +452,11 @@ fn check_id(value: Option<&str>) -> Result<String, String> {
     if id.is_empty() {
         return Err("`id` is empty".into());
     }
+    check_text_length("id", id)?;
     if id.chars().any(char::is_control) {
         return Err(format!("`id` `{}` contains a control character", show(id)));
     }
+    refuse_byte_order_mark("id", id)?;
     Ok(id.to_string())
 }
 
@@ -383,6 +465,13 @@ fn check_email(value: Option<&str>) -> Result<String, String> {
     let Some(email) = trimmed(value) else {
         return Ok(String::new());
     };
+    if email.chars().any(char::is_control) {
+        return Err(format!(
+            "`email` `{}` contains a control character",
+            show(&email)
+        ));
+    }
+    refuse_byte_order_mark("email", &email)?;
     match email.parse::<lettre::Address>() {
         Ok(_) => Ok(email),
         Err(_) => Err(format!(
@@ -392,7 +481,8 @@ fn check_email(value: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// The name, trimmed, or empty; it goes into an email header, so no CR, LF or NUL inside.
+/// The name, trimmed, or empty; it goes into an email header, so no control character (CR, LF,
+/// NUL, tab…) inside, nor an invisible byte-order mark.
 fn check_name(value: Option<&str>) -> Result<String, String> {
     let name = trimmed(value).unwrap_or_default();
     if name.contains(['\r', '\n', '\0']) {
@@ -401,7 +491,31 @@ fn check_name(value: Option<&str>) -> Result<String, String> {
             show(&name)
         ));
     }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "`name` `{}` contains a control character, which cannot go in an email header",
+            show(&name)
+        ));
+    }
+    refuse_byte_order_mark("name", &name)?;
     Ok(name)
+}
+
+/// The byte-order mark, U+FEFF: allowed only as the first bytes of the file.
+const BYTE_ORDER_MARK: char = '\u{FEFF}';
+
+/// Refuse a byte-order mark inside the value of `column`: invisible, it would make an id, a
+/// name or an address differ from the one on screen. It is usually left where two files were
+/// joined.
+fn refuse_byte_order_mark(column: &str, value: &str) -> Result<(), String> {
+    if value.contains(BYTE_ORDER_MARK) {
+        return Err(format!(
+            "`{column}` `{}` contains a byte-order mark (U+FEFF), an invisible character \
+             (delete it; it is often left where two files were joined)",
+            show(value)
+        ));
+    }
+    Ok(())
 }
 
 /// The webhook URL, trimmed, when present: it must be an absolute http or https URL with a host.
@@ -422,7 +536,7 @@ fn check_webhook_url(value: Option<&str>) -> Result<Option<url::Url>, String> {
     }
 }
 
-/// `value` for a message: control characters escaped (so the message stays on one line), and
+/// `value` for a message: control characters and byte-order marks escaped (so the message stays on one line), and
 /// cut to [`MAX_SHOWN_CHARS`] characters with `…`.
 fn show(value: &str) -> String {
     let mut shown = String::new();
@@ -431,7 +545,7 @@ fn show(value: &str) -> String {
             shown.push('…');
             break;
         }
-        if c.is_control() {
+        if c.is_control() || c == BYTE_ORDER_MARK {
             shown.extend(c.escape_debug());
         } else {
             shown.push(c);
@@ -441,68 +555,217 @@ fn show(value: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lines
+
+/// Longest line read, in bytes: far beyond every column's limit together. A longer line is a
+/// bad row without being held in memory, so one broken line cannot take the machine's memory.
+const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// The physical lines of a file, one at a time in one reused buffer, counted from 1, without
+/// their endings, and without a byte-order mark at the start of the file.
+#[derive(Debug)]
+struct Lines {
+    input: BufReader<File>,
+    /// A `\r` alone also ends a line (CSV, as the csv crate and old spreadsheets have it); JSON
+    /// Lines ends lines with `\n` only, and a `\r` before it is dropped.
+    cr_ends_line: bool,
+    /// The last line ended with `\r`: a `\n` right after it is the same line ending.
+    after_cr: bool,
+    /// Lines read so far: the number of the one in `buffer`.
+    number: u64,
+    /// The line's first [`MAX_LINE_BYTES`] bytes.
+    buffer: Vec<u8>,
+}
+
+impl Lines {
+    fn new(file: File, cr_ends_line: bool) -> Lines {
+        Lines {
+            input: BufReader::with_capacity(BUFFER_BYTES, file),
+            cr_ends_line,
+            after_cr: false,
+            number: 0,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Read the next line: its length in bytes (all of it, also when longer than what
+    /// `buffer` keeps), or `None` at the end of the file.
+    fn read(&mut self) -> io::Result<Option<usize>> {
+        self.buffer.clear();
+        let (mut length, mut any) = (0, false);
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            if std::mem::take(&mut self.after_cr) && available[0] == b'\n' {
+                self.input.consume(1);
+                continue;
+            }
+            let cr_ends_line = self.cr_ends_line;
+            let end = available
+                .iter()
+                .position(|&b| b == b'\n' || (cr_ends_line && b == b'\r'));
+            let chunk = &available[..end.unwrap_or(available.len())];
+            let room = MAX_LINE_BYTES.saturating_sub(self.buffer.len());
+            self.buffer
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+            (length, any) = (length + chunk.len(), true);
+            let Some(end) = end else {
+                let consumed = available.len();
+                self.input.consume(consumed);
+                continue;
+            };
+            self.after_cr = available[end] == b'\r';
+            self.input.consume(end + 1);
+            return Ok(Some(self.counted(length)));
+        }
+        Ok(any.then(|| self.counted(length)))
+    }
+
+    /// Count the line just read, of `length` bytes, and drop a byte-order mark that starts the
+    /// file and a `\r` that ends the line.
+    fn counted(&mut self, mut length: usize) -> usize {
+        self.number += 1;
+        if self.number == 1 && self.buffer.starts_with(b"\xEF\xBB\xBF") {
+            self.buffer.drain(..3);
+            length -= 3;
+        }
+        if self.buffer.ends_with(b"\r") && length <= MAX_LINE_BYTES {
+            self.buffer.pop();
+            length -= 1;
+        }
+        length
+    }
+}
+
+/// The bad row for line `row` of `length` bytes, beyond [`MAX_LINE_BYTES`].
+fn line_too_long(row: u64, length: usize) -> BadRow {
+    BadRow {
+        row,
+        id: None,
+        field: WHOLE_ROW.into(),
+        reason: format!(
+            "the line is {} bytes long, more than every column's limit together (a line break \
+             may be missing; each customer goes on a line of their own)",
+            thousands(length)
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // CSV
 
-/// A CSV audience: the parser, the header's columns, and one reused record.
+/// A CSV audience: its lines, the header's columns, and one reused record.
+///
+/// Each record is one line: a quoted value may hold commas and quotes (`""`) but not a line
+/// break. A value that spans lines is far more often a quote left open by mistake, which would
+/// swallow the customers on the lines after it, than a note with a line break in it; so the
+/// line where the quote opens is a bad row, and the next line is read as the next row. Row N
+/// is then always N lines below the header.
 #[derive(Debug)]
 struct CsvSource {
-    reader: csv::Reader<BufReader<File>>,
+    lines: Lines,
+    /// The line the header is on (1 unless blank lines come before it).
+    header_line: u64,
     /// The header's names, trimmed.
     columns: Vec<String>,
     /// Index of the `id` column.
     id_column: usize,
     record: csv::ByteRecord,
-    /// The last row number handed out, for errors that come without a position.
-    last_row: u64,
+    /// The value being split out of a line.
+    value: Vec<u8>,
     done: bool,
 }
 
 impl CsvSource {
     /// Read and check the header of `file` (read from `path`).
     fn new(path: &Path, file: File) -> Result<CsvSource, Diagnostic> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(BufReader::with_capacity(BUFFER_BYTES, file));
-        let header = reader.byte_headers().map_err(|e| {
+        let mut lines = Lines::new(file, true);
+        let (mut record, mut value) = (csv::ByteRecord::new(), Vec::new());
+        let cannot_read = |reason: String| {
             Diagnostic::new(format!(
-                "cannot read the audience file `{}`: {e}",
+                "cannot read the audience file `{}`: {reason}",
                 path.display()
             ))
             .in_file(path)
-        })?;
-        let columns = header_columns(path, header)?;
+        };
+        loop {
+            match lines.read().map_err(|e| cannot_read(e.to_string()))? {
+                Some(0) => continue,
+                Some(length) if length > MAX_LINE_BYTES => {
+                    return Err(cannot_read(format!(
+                        "its header is {} bytes long",
+                        thousands(length)
+                    )));
+                }
+                Some(_) => {
+                    if let Some(open) = split_line(&lines.buffer, &mut record, &mut value) {
+                        return Err(header_problem(
+                            path,
+                            format!(
+                                "column {} of the header of `{}` has an unbalanced quote",
+                                open + 1,
+                                path.display()
+                            ),
+                        )
+                        .hint("close the quote: the header is one line of column names"));
+                    }
+                }
+                None => {}
+            }
+            break;
+        }
+        let columns = header_columns(path, &record)?;
         let id_column = id_column(path, &columns)?;
         Ok(CsvSource {
-            reader,
+            header_line: lines.number,
+            lines,
             columns,
             id_column,
-            record: csv::ByteRecord::new(),
-            last_row: 0,
+            record,
+            value,
             done: false,
         })
     }
 
-    /// The next record as a raw row, a broken record, or `None` at the end.
+    /// The next line as a raw row, a broken row, or `None` at the end. Blank lines are skipped
+    /// (and counted).
     fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
-        if self.done {
-            return None;
-        }
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => {
-                self.done = true;
-                None
+        while !self.done {
+            let length = match self.lines.read() {
+                Ok(Some(length)) => length,
+                Ok(None) => break,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(BadRow {
+                        row: self.lines.number + 1 - self.header_line,
+                        id: None,
+                        field: WHOLE_ROW.into(),
+                        reason: format!("the rest of the file cannot be read: {e}"),
+                    }));
+                }
+            };
+            let row = self.lines.number - self.header_line;
+            if length == 0 {
+                continue;
             }
-            Ok(true) => {
-                let row = self
-                    .record
-                    .position()
-                    .map_or(self.last_row + 1, |p| p.record());
-                self.last_row = row;
-                Some(self.raw_row(row))
+            if length > MAX_LINE_BYTES {
+                return Some(Err(line_too_long(row, length)));
             }
-            Err(e) => Some(Err(self.broken(e))),
+            let open = split_line(&self.lines.buffer, &mut self.record, &mut self.value);
+            return Some(match open {
+                Some(column) => Err(self.unbalanced_quote(row, column)),
+                None if self.record.len() != self.columns.len() => Err(self.wrong_length(row)),
+                None => self.raw_row(row),
+            });
         }
+        self.done = true;
+        None
     }
 
     /// The current record as a raw row; a value that is not UTF-8 makes it a bad row.
@@ -510,7 +773,15 @@ impl CsvSource {
         let mut raw = RawRow::new(row);
         for (name, bytes) in self.columns.iter().zip(self.record.iter()) {
             match std::str::from_utf8(bytes) {
-                Ok(value) => raw.set(name, value.to_string()),
+                Ok(value) => {
+                    check_text_length(name, value).map_err(|reason| BadRow {
+                        row,
+                        id: self.record_id(),
+                        field: name.clone(),
+                        reason,
+                    })?;
+                    raw.set(name, value.to_string());
+                }
                 Err(_) => {
                     return Err(BadRow {
                         row,
@@ -527,37 +798,40 @@ impl CsvSource {
         Ok(raw)
     }
 
-    /// A bad row for a parser error: a record with the wrong number of fields, or the file
-    /// becoming unreadable (which ends the stream).
-    fn broken(&mut self, error: csv::Error) -> BadRow {
-        match error.kind() {
-            csv::ErrorKind::UnequalLengths {
-                pos,
-                expected_len,
-                len,
-            } => {
-                let row = pos.as_ref().map_or(self.last_row + 1, |p| p.record());
-                self.last_row = row;
-                BadRow {
-                    row,
-                    id: self.record_id(),
-                    field: WHOLE_ROW.into(),
-                    reason: format!(
-                        "the row has {} but the header has {expected_len} \
-                         (put values containing commas in double quotes)",
-                        fields(*len)
-                    ),
-                }
-            }
-            _ => {
-                self.done = true;
-                BadRow {
-                    row: self.last_row + 1,
-                    id: None,
-                    field: WHOLE_ROW.into(),
-                    reason: format!("the rest of the file cannot be read: {error}"),
-                }
-            }
+    /// The bad row for line `row`, whose value number `column` (0-based) opens a quote that the
+    /// line does not close.
+    fn unbalanced_quote(&self, row: u64, column: usize) -> BadRow {
+        let (field, named) = match self.columns.get(column) {
+            Some(name) => (name.clone(), format!("`{name}`")),
+            None => (WHOLE_ROW.to_string(), format!("value {}", column + 1)),
+        };
+        BadRow {
+            row,
+            // The id is whole only when its value comes before the quote.
+            id: (self.id_column < column)
+                .then(|| self.record_id())
+                .flatten(),
+            field,
+            reason: format!(
+                "{named} has an unbalanced quote: it opens with `\"` that is not closed on the \
+                 same line (close the quote, and write a quote inside a quoted value as `\"\"`; \
+                 a value cannot span lines)"
+            ),
+        }
+    }
+
+    /// The bad row for line `row`, whose number of values differs from the header's.
+    fn wrong_length(&self, row: u64) -> BadRow {
+        BadRow {
+            row,
+            id: self.record_id(),
+            field: WHOLE_ROW.into(),
+            reason: format!(
+                "the row has {} but the header has {} \
+                 (put values containing commas in double quotes)",
+                fields(self.record.len()),
+                self.columns.len()
+            ),
         }
     }
 
@@ -569,8 +843,59 @@ impl CsvSource {
     }
 }
 
+/// Split one line into `record`, reading values as the csv crate does: separated by `,`; a
+/// value that starts with `"` is quoted, may hold `,`, and `""` in it is one `"`; text after its
+/// closing quote is kept; a `"` inside an unquoted value is kept as it is. `value` is scratch
+/// space. Returns the index of the value whose quote is still open at the end of the line
+/// (its text so far is in `record`), if any.
+fn split_line(line: &[u8], record: &mut csv::ByteRecord, value: &mut Vec<u8>) -> Option<usize> {
+    record.clear();
+    if !line.contains(&b'"') {
+        for part in line.split(|&b| b == b',') {
+            record.push_field(part);
+        }
+        return None;
+    }
+    #[derive(PartialEq)]
+    enum State {
+        Start,
+        Unquoted,
+        Quoted,
+        /// A `"` inside a quoted value: the end of it, or the first of `""`.
+        QuoteInQuoted,
+    }
+    let mut state = State::Start;
+    value.clear();
+    for &b in line {
+        state = match (state, b) {
+            (State::Start, b'"') => State::Quoted,
+            (State::Start | State::Unquoted | State::QuoteInQuoted, b',') => {
+                record.push_field(value);
+                value.clear();
+                State::Start
+            }
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => {
+                value.push(b);
+                State::Quoted
+            }
+            (State::QuoteInQuoted, b'"') => {
+                value.push(b'"');
+                State::Quoted
+            }
+            (_, _) => {
+                value.push(b);
+                State::Unquoted
+            }
+        };
+    }
+    let open = (state == State::Quoted).then_some(record.len());
+    record.push_field(value);
+    open
+}
+
 /// "1 field", "3 fields".
-fn fields(count: u64) -> String {
+fn fields(count: usize) -> String {
     match count {
         1 => "1 field".into(),
         n => format!("{n} fields"),
@@ -677,65 +1002,48 @@ fn header_problem(path: &Path, message: String) -> Diagnostic {
 // ---------------------------------------------------------------------------------------------
 // JSON Lines
 
-/// A JSON Lines audience: the buffered file, the line number, and one reused line buffer.
+/// A JSON Lines audience: its lines, one at a time.
 #[derive(Debug)]
 struct JsonLinesSource {
-    input: BufReader<File>,
-    line: u64,
-    buffer: Vec<u8>,
+    lines: Lines,
     done: bool,
 }
 
 impl JsonLinesSource {
     fn new(file: File) -> JsonLinesSource {
         JsonLinesSource {
-            input: BufReader::with_capacity(BUFFER_BYTES, file),
-            line: 0,
-            buffer: Vec::new(),
+            lines: Lines::new(file, false),
             done: false,
         }
     }
 
     /// The next non-blank line as a raw row, a broken line, or `None` at the end.
     fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            self.buffer.clear();
-            match self.input.read_until(b'\n', &mut self.buffer) {
-                Ok(0) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(_) => self.line += 1,
+        while !self.done {
+            let length = match self.lines.read() {
+                Ok(Some(length)) => length,
+                Ok(None) => break,
                 Err(e) => {
                     self.done = true;
                     return Some(Err(BadRow {
-                        row: self.line + 1,
+                        row: self.lines.number + 1,
                         id: None,
                         field: WHOLE_ROW.into(),
                         reason: format!("the rest of the file cannot be read: {e}"),
                     }));
                 }
+            };
+            let row = self.lines.number;
+            if length > MAX_LINE_BYTES {
+                return Some(Err(line_too_long(row, length)));
             }
-            let bytes = line_content(&self.buffer, self.line == 1);
-            if bytes.iter().all(u8::is_ascii_whitespace) {
+            if self.lines.buffer.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            return Some(json_row(bytes, self.line));
+            return Some(json_row(&self.lines.buffer, row));
         }
-    }
-}
-
-/// The line without its line ending (and, on the first line, without a UTF-8 byte-order mark).
-fn line_content(line: &[u8], first: bool) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if first {
-        line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
-    } else {
-        line
+        self.done = true;
+        None
     }
 }
 
@@ -781,9 +1089,21 @@ fn object_row(object: Map<String, Value>, row: u64) -> Result<RawRow, BadRow> {
                         "`segments` must be a string or an array of strings, not an array with {kind} in it"
                     ))
                 })?;
+                let joined = |f: fn(&str) -> usize| {
+                    raw.segments
+                        .iter()
+                        .map(|s| f(s) + 1)
+                        .sum::<usize>()
+                        .saturating_sub(1)
+                };
+                check_length(&key, joined(str::len), || joined(|s| s.chars().count()))
+                    .map_err(bad)?;
             }
             (known, value) => match scalar_text(&value) {
-                Ok(Some(text)) => raw.set(&key, text),
+                Ok(Some(text)) => {
+                    check_text_length(&key, &text).map_err(bad)?;
+                    raw.set(&key, text);
+                }
                 Ok(None) if known.is_none() => raw.set(&key, String::new()),
                 Ok(None) => {}
                 Err(kind) => return Err(bad(wrong_type(&key, known, kind))),
@@ -842,6 +1162,9 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod generated;
 
 #[cfg(test)]
 mod tests {
@@ -987,10 +1310,17 @@ mod tests {
             bad_csv_row("cus_42,not-an-email,,"),
             "row 1 (`cus_42`): `email` `not-an-email` is not an email address"
         );
+        // In CSV a value cannot span lines (see `a_quote_left_open_is_its_row_only`).
+        let (_, bad) = read(
+            "a.jsonl",
+            "{\"id\":\"cus_42\",\"name\":\"Ana\\nBcc: all@example.com\"}\n",
+        );
         assert_eq!(
-            bad_csv_row("cus_42,,\"Ana\nBcc: all@example.com\","),
-            "row 1 (`cus_42`): `name` `Ana\\nBcc: all@example.com` contains a line break or NUL, \
-             which cannot go in an email header"
+            bad,
+            [
+                "row 1 (`cus_42`): `name` `Ana\\nBcc: all@example.com` contains a line break or NUL, \
+              which cannot go in an email header"
+            ]
         );
         assert_eq!(
             bad_csv_row("cus_42,,Ana\0,"),
@@ -1009,6 +1339,169 @@ mod tests {
                     "row 1 (`cus_42`): `webhook_url` `{url}` is not an absolute http or https URL"
                 )
             );
+        }
+    }
+
+    /// The row `cus_1,…` of a CSV file with every known column and `note`, with `value` in
+    /// `column` (the others valid), read as CSV and, the same values, as JSON Lines: the bad
+    /// rows of each, which must be the same.
+    fn with_value(column: &str, value: &str) -> Vec<String> {
+        let mut row: Vec<(&str, String)> = [
+            ("id", "cus_1"),
+            ("email", "ana@example.com"),
+            ("name", "Ana"),
+            ("locale", "es"),
+            ("segments", "eu;pro"),
+            ("intercom_user_id", "icu_1"),
+            ("webhook_url", "https://hooks.example.com/a"),
+            ("note", "hello"),
+        ]
+        .map(|(k, v)| (k, v.to_string()))
+        .into();
+        row.iter_mut().find(|(k, _)| *k == column).unwrap().1 = value.to_string();
+        let header: Vec<&str> = row.iter().map(|(k, _)| *k).collect();
+        let values: Vec<&str> = row.iter().map(|(_, v)| v.as_str()).collect();
+        let csv = format!("{}\n{}\n", header.join(","), values.join(","));
+        let object: Map<String, Value> = row
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect();
+        let (_, from_csv) = read("a.csv", &csv);
+        let (_, from_jsonl) = read("a.jsonl", &format!("{}\n", Value::Object(object)));
+        assert_eq!(from_csv, from_jsonl);
+        from_csv
+    }
+
+    #[test]
+    fn values_over_their_column_limit_are_bad_rows_naming_the_limit() {
+        let cases = [
+            (
+                "id",
+                MAX_ID_CHARS,
+                "row 1: `id` is 201 characters; the limit is 200",
+            ),
+            (
+                "name",
+                1_000_000 - 1,
+                "row 1 (`cus_1`): `name` is 1,000,000 characters; the limit is 200",
+            ),
+            (
+                "locale",
+                MAX_LOCALE_CHARS,
+                "row 1 (`cus_1`): `locale` is 36 characters; the limit is 35",
+            ),
+            (
+                "segments",
+                MAX_SEGMENTS_CHARS,
+                "row 1 (`cus_1`): `segments` is 1,001 characters; the limit is 1,000",
+            ),
+            (
+                "intercom_user_id",
+                MAX_INTERCOM_USER_ID_CHARS,
+                "row 1 (`cus_1`): `intercom_user_id` is 201 characters; the limit is 200",
+            ),
+            (
+                "note",
+                100 * 1024 - 1,
+                "row 1 (`cus_1`): `note` is 102,400 characters; the limit is 4,096",
+            ),
+        ];
+        for (column, max, message) in cases {
+            // Non-ASCII, so that characters are counted, not bytes.
+            let at_limit = "é".repeat(Key::limit(Key::of(column)));
+            assert_eq!(
+                with_value(column, &at_limit),
+                Vec::<String>::new(),
+                "{column}"
+            );
+            let over = "é".repeat(max + 1);
+            assert_eq!(
+                with_value(column, &over),
+                [format!("{message} (shorten the value)")],
+                "{column}"
+            );
+        }
+        let domain = "@example.com";
+        let email = format!("{}{domain}", "a".repeat(MAX_EMAIL_CHARS + 1 - domain.len()));
+        assert_eq!(
+            with_value("email", &email),
+            ["row 1 (`cus_1`): `email` is 255 characters; the limit is 254 (shorten the value)"]
+        );
+        let site = "https://hooks.example.com/";
+        let url = format!("{site}{}", "a".repeat(MAX_WEBHOOK_URL_CHARS - site.len()));
+        assert_eq!(with_value("webhook_url", &url), Vec::<String>::new());
+        assert_eq!(
+            with_value("webhook_url", &format!("{url}a")),
+            [
+                "row 1 (`cus_1`): `webhook_url` is 2,001 characters; the limit is 2,000 \
+                 (shorten the value)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_segments_array_is_measured_as_its_joined_list() {
+        let item = "s".repeat(499);
+        let line = |n: usize| format!("{{\"id\":\"c1\",\"segments\":{:?}}}\n", vec![&item; n]);
+        let (members, bad) = read("a.jsonl", &line(2));
+        assert_eq!((members.len(), bad), (1, Vec::<String>::new()));
+        let (_, bad) = read("a.jsonl", &line(3));
+        assert_eq!(
+            bad,
+            [
+                "row 1 (`c1`): `segments` is 1,499 characters; the limit is 1,000 (shorten the value)"
+            ]
+        );
+    }
+
+    #[test]
+    fn control_characters_and_byte_order_marks_in_id_name_and_email_are_refused() {
+        let cases = [
+            (
+                "id",
+                "cus\0_1",
+                "row 1: `id` `cus\\0_1` contains a control character",
+            ),
+            (
+                "id",
+                "\u{FEFF}cus_1",
+                "row 1: `id` `\\u{feff}cus_1` contains a byte-order mark \
+              (U+FEFF), an invisible character (delete it; it is often left where two files were \
+              joined)",
+            ),
+            (
+                "email",
+                "ana\0@example.com",
+                "row 1 (`cus_1`): `email` `ana\\0@example.com` contains a control character",
+            ),
+            (
+                "email",
+                "ana@exam\u{FEFF}ple.com",
+                "row 1 (`cus_1`): `email` `ana@exam\\u{feff}ple.com` contains a byte-order mark \
+                 (U+FEFF), an invisible character (delete it; it is often left where two files \
+                 were joined)",
+            ),
+            (
+                "name",
+                "Ana\tLópez",
+                "row 1 (`cus_1`): `name` `Ana\\tLópez` contains a control character, which cannot \
+                 go in an email header",
+            ),
+            (
+                "name",
+                "Ana\u{1b}[31m",
+                "row 1 (`cus_1`): `name` `Ana\\u{1b}[31m` contains a control character, which \
+                 cannot go in an email header",
+            ),
+            (
+                "name",
+                "Ana\u{FEFF}",
+                "row 1 (`cus_1`): `name` `Ana\\u{feff}` contains a byte-order mark (U+FEFF), an \
+                 invisible character (delete it; it is often left where two files were joined)",
+            ),
+        ];
+        for (column, value, message) in cases {
+            assert_eq!(with_value(column, value), [message], "{column}: {value:?}");
         }
     }
 
@@ -1044,6 +1537,149 @@ mod tests {
             .map(|m| (m.row, m.recipient.id.as_str()))
             .collect();
         assert_eq!(rows, [(1, "cus_1"), (4, "cus_4")]);
+    }
+
+    /// The reason given for a quote left open in `column`.
+    fn unbalanced(column: &str) -> String {
+        format!(
+            "{column} has an unbalanced quote: it opens with `\"` that is not closed on the same \
+             line (close the quote, and write a quote inside a quoted value as `\"\"`; a value \
+             cannot span lines)"
+        )
+    }
+
+    /// (row, id) of each member.
+    fn rows(members: &[Member]) -> Vec<(u64, &str)> {
+        members
+            .iter()
+            .map(|m| (m.row, m.recipient.id.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_quote_left_open_is_its_row_only() {
+        // Before, the quote swallowed rows 2 and 3 into `name`: one problem, two customers lost.
+        let (members, bad) = read(
+            "a.csv",
+            "id,email,name\n\
+             cus_1,a@example.com,\"Ana\n\
+             cus_2,b@example.com,Ben\n\
+             cus_3,c@example.com,Cat\n",
+        );
+        assert_eq!(bad, [format!("row 1 (`cus_1`): {}", unbalanced("`name`"))]);
+        assert_eq!(rows(&members), [(2, "cus_2"), (3, "cus_3")]);
+    }
+
+    #[test]
+    fn a_quote_closed_lines_later_does_not_swallow_them() {
+        // Before, `note` of cus_1 was "VIP\ncus_2,b@example.com,x" and cus_2 was lost silently.
+        let (members, bad) = read(
+            "a.csv",
+            "id,email,note\n\
+             cus_1,a@example.com,\"VIP\n\
+             cus_2,b@example.com,x\"\n\
+             \"cus_4,d@example.com,y\n\
+             cus_5,e@example.com,ok,\"z\n",
+        );
+        assert_eq!(
+            bad,
+            [
+                format!("row 1 (`cus_1`): {}", unbalanced("`note`")),
+                format!("row 3: {}", unbalanced("`id`")),
+                format!("row 4 (`cus_5`): {}", unbalanced("value 4")),
+            ]
+        );
+        assert_eq!(rows(&members), [(2, "cus_2")]);
+        assert_eq!(members[0].recipient.fields["note"], "x\"");
+    }
+
+    #[test]
+    fn a_value_with_a_line_break_is_refused_and_its_lines_are_rows() {
+        // The choice made: a quoted value may not span lines, even in a further column, so that
+        // a quote left open never hides a customer; both lines are named.
+        let (members, bad) = read(
+            "a.csv",
+            "id,address\ncus_1,\"1 Main St\nSpringfield\"\ncus_2,\"2 Elm St, Shelbyville\"\n",
+        );
+        assert_eq!(
+            bad,
+            [
+                format!("row 1 (`cus_1`): {}", unbalanced("`address`")),
+                "row 2 (`Springfield\"`): the row has 1 field but the header has 2 \
+                 (put values containing commas in double quotes)"
+                    .to_string(),
+            ]
+        );
+        assert_eq!(rows(&members), [(3, "cus_2")]);
+        assert_eq!(
+            members[0].recipient.fields["address"],
+            "2 Elm St, Shelbyville"
+        );
+    }
+
+    #[test]
+    fn quoted_values_read_as_the_csv_crate_reads_them() {
+        let (members, bad) = read(
+            "a.csv",
+            "id,name,plan,note\n\
+             \"cus_1\",\"López, Ana \"\"Anita\"\"\",\"pro\"plus,say \"hi\"\n\
+             cus_2,,\"\",\n",
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        let m = &members[0];
+        assert_eq!(
+            (
+                m.recipient.name.as_str(),
+                m.recipient.fields["plan"].as_str()
+            ),
+            ("López, Ana \"Anita\"", "proplus")
+        );
+        assert_eq!(m.recipient.fields["note"], "say \"hi\"");
+        let fields: Vec<_> = members[1].recipient.fields.values().collect();
+        assert_eq!(fields, ["", ""]);
+    }
+
+    #[test]
+    fn row_n_is_n_lines_below_the_header_whatever_the_line_endings() {
+        let (members, bad) = read("a.csv", "\nid,email\r\nc1,\r\n\r\nc2,\rc3,\nc4,x\r\nc5,");
+        assert_eq!(bad, ["row 5 (`c4`): `email` `x` is not an email address"]);
+        assert_eq!(rows(&members), [(1, "c1"), (3, "c2"), (4, "c3"), (6, "c5")]);
+    }
+
+    #[test]
+    fn a_line_too_long_to_hold_is_a_bad_row_and_the_next_is_read() {
+        let long = "x".repeat(MAX_LINE_BYTES + 10);
+        let csv_line = format!("cus_1,{long}");
+        let json_line = format!("{{\"id\":\"{long}\"}}");
+        for (name, line, next) in [
+            ("a.csv", &csv_line, "cus_2,ok"),
+            ("a.jsonl", &json_line, "{\"id\":\"cus_2\"}"),
+        ] {
+            let header = if name == "a.csv" { "id,note\n" } else { "" };
+            let (members, bad) = read(name, &format!("{header}{line}\n{next}\n"));
+            assert_eq!(
+                bad,
+                [format!(
+                    "row 1: the line is {} bytes long, more than every column's limit together \
+                     (a line break may be missing; each customer goes on a line of their own)",
+                    thousands(line.len())
+                )],
+                "{name}"
+            );
+            assert_eq!(rows(&members), [(2, "cus_2")], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_header_with_a_quote_left_open_is_an_error() {
+        let (path, d) = open_err("a.csv", "id,\"email\nc1,a@example.com\n");
+        assert_eq!(
+            d.message,
+            format!(
+                "column 2 of the header of `{}` has an unbalanced quote",
+                path.display()
+            )
+        );
     }
 
     #[test]

@@ -194,6 +194,19 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// `1234567` → `"1,234,567"`: a count as it reads in a message.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// `` `a`, `b`, `c` `` for a help line.
 pub fn backticked<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     items
@@ -206,6 +219,15 @@ pub fn backticked<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        let shown: Vec<String> = [0, 999, 1_000, 102_400, 1_000_000]
+            .into_iter()
+            .map(thousands)
+            .collect();
+        assert_eq!(shown, ["0", "999", "1,000", "102,400", "1,000,000"]);
+    }
 
     #[test]
     fn line_col_counts_characters_from_one() {

@@ -230,6 +230,101 @@ impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::file;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{IncidentRow, NewUpdate, Telling};
+    use crate::template::{Impact, Status};
+    use std::io::Write;
+
+    /// A store in `dir` with one update of incident `INC-1`, not planned yet.
+    async fn store_with_update(dir: &std::path::Path) -> (SqliteStore, Update) {
+        let url = format!("sqlite:{}", dir.join("crier.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let now = jiff::Timestamp::from_second(1_795_000_000).unwrap();
+        let incident = IncidentRow {
+            id: "INC-1".into(),
+            title: "Checkout is failing".into(),
+            status: Status::Investigating,
+            impact: Impact::Major,
+            components: Vec::new(),
+            started_at: now,
+            resolved_at: None,
+        };
+        let update = NewUpdate {
+            kind: "outage-notice".into(),
+            status: Status::Investigating,
+            slots: BTreeMap::new(),
+            fingerprint: "f".into(),
+            content_sha256: "c".into(),
+            approved_by: "test".into(),
+            sent_by: "test".into(),
+            channels: vec!["outbox".into()],
+            audience: None,
+            headline: "h".into(),
+            summary: "s".into(),
+            next_update_at: None,
+        };
+        let told = Telling {
+            incident: &incident,
+            update: &update,
+            follow_up: None,
+            cancel_follow_ups: false,
+        };
+        let update = store.tell(told, now).await.unwrap().update;
+        (store, update)
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_id_among_10_000_rows_is_planned_once_and_named_exactly() {
+        const ROWS: u64 = 10_000;
+        let seed = std::env::var("CRIER_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| fastrand::u64(..));
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let (duplicate, original) = {
+            let duplicate = rng.u64(2..=ROWS);
+            (duplicate, rng.u64(1..duplicate))
+        };
+        let context = format!("row {duplicate} repeats row {original}, CRIER_TEST_SEED={seed}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audience.csv");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        writeln!(out, "id,email").unwrap();
+        for n in 1..=ROWS {
+            let id = if n == duplicate { original } else { n };
+            writeln!(out, "cus_{id},user{n}@example.com").unwrap();
+        }
+        out.flush().unwrap();
+        drop(out);
+
+        let (store, update) = store_with_update(dir.path()).await;
+        let channel = Channel {
+            name: "outbox".into(),
+            path: dir.path().join("channels/outbox.toml"),
+            config: Config::File(toml::from_str::<file::Config>("type = \"file\"").unwrap()),
+        };
+        let reader = audience::open(&path).unwrap();
+        let planned = plan(&store, &update, &[&channel], reader, |_, _| {})
+            .await
+            .unwrap();
+        let expected = Planned {
+            // One message to everyone, and one per distinct recipient.
+            rows: 1 + (ROWS - 1),
+            members: ROWS,
+            bad_rows: 0,
+            duplicates: 1,
+        };
+        assert_eq!(planned, expected, "{context}");
+        let bad = store.bad_rows(update.id, 10).await.unwrap();
+        let reported = store::BadRow {
+            row: duplicate,
+            recipient_id: Some(format!("cus_{original}")),
+            field: "id".into(),
+            reason: "this id appears on an earlier row; the recipient is planned once".into(),
+        };
+        assert_eq!(bad, (1, vec![reported]), "{context}");
+    }
 
     #[test]
     fn keys_are_stable_and_distinct() {

@@ -9,8 +9,24 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::config::check_url;
-use crate::diag::{Diagnostic, Diagnostics, backticked, closest};
+use crate::diag::{Diagnostic, Diagnostics, backticked, closest, thousands};
 use crate::time;
+
+/// Longest `choice` value, in characters. A choice is one of a few short words declared in the
+/// kind file, so a longer value can only be a mistake; it is refused before it is echoed in a
+/// message, and a declared value may not be longer.
+pub const MAX_CHOICE_CHARS: usize = 200;
+
+/// Longest `time` value, in characters: the longest form crier reads
+/// (`2026-11-27T10:00:00.123456789+01:00`, `next business day at 10:00`) is well under it.
+pub const MAX_TIME_CHARS: usize = 100;
+
+/// Longest `duration` value, in characters: `1 week 2 days 3 hours and 4 minutes` is 35.
+pub const MAX_DURATION_CHARS: usize = 100;
+
+/// Longest `url` value, in characters: what browsers, proxies and chat platforms reliably carry
+/// (the same bound as an audience's `webhook_url`).
+pub const MAX_URL_CHARS: usize = 2_000;
 
 /// The type of a slot and its constraints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -95,6 +111,18 @@ impl SlotSpec {
             )),
             _ => {}
         }
+        let long_values = self.values.iter().flatten();
+        for value in long_values.filter(|v| v.chars().count() > MAX_CHOICE_CHARS) {
+            problems.push((
+                format!(
+                    "the value `{}…` is {} characters long; a `choice` value can be at most {}",
+                    value.chars().take(40).collect::<String>(),
+                    thousands(value.chars().count()),
+                    MAX_CHOICE_CHARS
+                ),
+                "shorten it: a choice is a word or two, the message says the rest".to_string(),
+            ));
+        }
         if self.max_len.is_some() && self.ty != SlotType::Text {
             problems.push((
                 format!(
@@ -135,22 +163,27 @@ impl SlotSpec {
         problems
     }
 
+    /// The longest value the slot takes, in characters: `max_len` for `text` (none when it is
+    /// not declared, which [`check_declaration`](Self::check_declaration) refuses), a fixed
+    /// bound for every other type.
+    pub fn limit(&self) -> Option<usize> {
+        match self.ty {
+            SlotType::Text => self.max_len,
+            SlotType::Choice => Some(MAX_CHOICE_CHARS),
+            SlotType::Time => Some(MAX_TIME_CHARS),
+            SlotType::Url => Some(MAX_URL_CHARS),
+            SlotType::Duration => Some(MAX_DURATION_CHARS),
+        }
+    }
+
     /// Check `value` and turn it into how it reads in a message.
     pub fn format(&self, value: &str, clock: Clock<'_>) -> Result<String, String> {
         if value.contains('\0') {
             return Err("it contains a NUL character".into());
         }
+        self.check_length(value)?;
         match self.ty {
-            SlotType::Text => {
-                let len = value.chars().count();
-                match self.max_len {
-                    Some(max) if len > max => Err(format!(
-                        "it is {len} characters long, {} over the limit of {max}",
-                        len - max
-                    )),
-                    _ => Ok(value.to_string()),
-                }
-            }
+            SlotType::Text => Ok(value.to_string()),
             SlotType::Choice => {
                 let values = self.values.as_deref().unwrap_or_default();
                 if values.iter().any(|v| v == value) {
@@ -176,6 +209,35 @@ impl SlotSpec {
             SlotType::Duration => time::parse_duration(value)
                 .map(time::describe_duration)
                 .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl SlotSpec {
+    /// `value` within [`limit`](Self::limit), or by how much it is over; checked before
+    /// anything else reads the value, so a long one is never parsed, echoed or rendered.
+    fn check_length(&self, value: &str) -> Result<(), String> {
+        let Some(max) = self.limit() else {
+            return Ok(());
+        };
+        // A value has at least as many bytes as characters: most need no count.
+        let len = if value.len() <= max {
+            0
+        } else {
+            value.chars().count()
+        };
+        if len <= max {
+            return Ok(());
+        }
+        let over = format!(
+            "it is {} characters long, {} over the limit of {}",
+            thousands(len),
+            thousands(len - max),
+            thousands(max)
+        );
+        match self.ty {
+            SlotType::Text => Err(over),
+            ty => Err(format!("{over} for a `{}` slot", ty.name())),
         }
     }
 }
@@ -354,5 +416,73 @@ lasted = { type = "duration", example = "2h 15m" }
         assert!(text.contains("did you mean `progress`?"));
         assert!(text.contains("`huge` is not one of `minor`, `major`"));
         assert!(text.contains("`update` needs a value for slot `progress`"));
+    }
+
+    #[test]
+    fn every_slot_type_refuses_a_100_kb_value_naming_the_slot_and_the_limit() {
+        let (now, tz) = clock_parts();
+        let src = r#"
+note = { type = "text", max_len = 400 }
+severity = { type = "choice", values = ["minor", "major"] }
+next_update = { type = "time" }
+lasted = { type = "duration" }
+status_page = { type = "url" }
+"#;
+        let specs: BTreeMap<String, SlotSpec> = toml::from_str(src).unwrap();
+        let long = "x".repeat(100 * 1024);
+        let page = "https://status.example.com/";
+        let long_url = format!("{page}{}", "a".repeat(100 * 1024 - page.len()));
+        let given: BTreeMap<String, String> = specs
+            .keys()
+            .map(|name| {
+                let value = if name == "status_page" {
+                    &long_url
+                } else {
+                    &long
+                };
+                (name.clone(), value.clone())
+            })
+            .collect();
+        let clock = Clock { now, tz: &tz };
+        let problems = resolve("update", &specs, &given, Fill::Defaults, clock).unwrap_err();
+        let messages: Vec<&str> = problems.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "slot `lasted` of `update`: it is 102,400 characters long, 102,300 over the \
+                 limit of 100 for a `duration` slot",
+                "slot `next_update` of `update`: it is 102,400 characters long, 102,300 over the \
+                 limit of 100 for a `time` slot",
+                "slot `note` of `update`: it is 102,400 characters long, 102,000 over the limit \
+                 of 400",
+                "slot `severity` of `update`: it is 102,400 characters long, 102,200 over the \
+                 limit of 200 for a `choice` slot",
+                "slot `status_page` of `update`: it is 102,400 characters long, 100,400 over the \
+                 limit of 2,000 for a `url` slot",
+            ]
+        );
+        let at_limit = format!("{page}{}", "a".repeat(MAX_URL_CHARS - page.len()));
+        assert_eq!(specs["status_page"].format(&at_limit, clock), Ok(at_limit));
+    }
+
+    #[test]
+    fn a_choice_value_longer_than_the_limit_is_a_declaration_problem() {
+        let (now, tz) = clock_parts();
+        let long = "y".repeat(MAX_CHOICE_CHARS + 1);
+        let spec: SlotSpec = toml::from_str(&format!(
+            "type = \"choice\"\nvalues = [\"minor\", \"{long}\"]"
+        ))
+        .unwrap();
+        let problems = spec.check_declaration(Clock { now, tz: &tz });
+        assert_eq!(
+            problems,
+            [(
+                format!(
+                    "the value `{}…` is 201 characters long; a `choice` value can be at most 200",
+                    "y".repeat(40)
+                ),
+                "shorten it: a choice is a word or two, the message says the rest".to_string()
+            )]
+        );
     }
 }
