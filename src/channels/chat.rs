@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::network::Guard;
-use crate::secret::Secret;
+use crate::secret::{Scrubber, Secret};
 
 /// `channels/NAME.toml` for `type = "slack" | "teams" | "discord" | "mattermost" | "google-chat"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +97,8 @@ impl Chat {
         guard
             .check_url(&url)
             .map_err(|refused| format!("the value of `{var}`: {refused}"))?;
+        let mut secrets = Scrubber::default();
+        secrets.add_url(&url);
         if platform == Platform::Discord && !url.query_pairs().any(|(k, _)| k == "wait") {
             url.query_pairs_mut().append_pair("wait", "true");
         }
@@ -104,7 +106,7 @@ impl Chat {
             platform,
             url: Secret::new(url),
             username: config.username.clone(),
-            client: super::http::client(timeout, guard)?,
+            client: super::http::client(timeout, guard)?.scrubbing(secrets),
         })
     }
 }

@@ -8,12 +8,15 @@ use std::time::{Duration, SystemTime};
 use crate::delivery::retry::{classify_http, discord_retry_after, parse_retry_after};
 use crate::delivery::{Receipt, SendError};
 use crate::network::{Guard, Refused};
+use crate::secret::Scrubber;
 
 /// The HTTP client of one channel, and the guard every address it sends to passes.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     guard: Guard,
+    /// Cut out of every error answer before it becomes a reason (see [`Scrubber`]).
+    secrets: Scrubber,
 }
 
 /// A client for one channel: `timeout` for the whole request; names resolve through `guard`.
@@ -32,7 +35,16 @@ pub fn client(timeout: Duration, guard: &Guard) -> Result<Client, String> {
     Ok(Client {
         http,
         guard: guard.clone(),
+        secrets: Scrubber::default(),
     })
+}
+
+impl Client {
+    /// This client with `secrets` cut out of the error answers it reads.
+    pub fn scrubbing(mut self, secrets: Scrubber) -> Client {
+        self.secrets = secrets;
+        self
+    }
 }
 
 /// A finished exchange: status, body, and the `Location` / `Retry-After` headers.
@@ -79,11 +91,19 @@ pub async fn post(
     // The status is the answer. A body cut short (the connection dropped, or the time ran out
     // while reading it) only loses detail: a receiver that said 200 has the message, and
     // calling that a failure would send it again.
-    let body = response
+    let mut body = response
         .bytes()
         .await
         .map(|b| b.to_vec())
         .unwrap_or_default();
+    // An error answer is kept as its reason: a receiver may echo the URL (the credential of a
+    // chat webhook) or the token it was sent, so both are cut out first.
+    if !(200..300).contains(&status) {
+        body = client
+            .secrets
+            .scrub(&String::from_utf8_lossy(&body))
+            .into_bytes();
+    }
     Ok(Answer {
         status,
         body,

@@ -110,13 +110,16 @@ impl Intercom {
         guard
             .check_url(&api_base)
             .map_err(|refused| format!("`api_base`: {refused}"))?;
+        let token =
+            crate::secret::from_env(&config.token_env, "token_env").map_err(|d| d.message)?;
+        let mut secrets = crate::secret::Scrubber::default();
+        secrets.add(token.expose());
         Ok(Intercom {
-            token: crate::secret::from_env(&config.token_env, "token_env")
-                .map_err(|d| d.message)?,
+            token,
             admin_id: config.admin_id.clone(),
             mode: config.mode,
             api_base: api_base.as_str().trim_end_matches('/').to_string(),
-            client: super::http::client(timeout, guard)?,
+            client: super::http::client(timeout, guard)?.scrubbing(secrets),
         })
     }
 }

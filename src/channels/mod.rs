@@ -184,8 +184,11 @@ impl Channel {
                 if let Some(Err(e)) = c.url.as_deref().map(address) {
                     problems.push(("url", e));
                 }
-                if let Some(Ok(keys)) = c.secret_env.as_deref().map(std::env::var)
-                    && let Err(e) = signing::parse_keys(&keys)
+                if let Some(Ok(keys)) = c
+                    .secret_env
+                    .as_deref()
+                    .map(|var| crate::secret::from_env(var, "secret_env"))
+                    && let Err(e) = signing::parse_keys(keys.expose())
                 {
                     let var = c.secret_env.as_deref().unwrap_or_default();
                     problems.push((
@@ -205,8 +208,8 @@ impl Channel {
             | Config::Mattermost(c)
             | Config::GoogleChat(c) => {
                 let var = &c.url_env;
-                if let Ok(url) = std::env::var(var) {
-                    match crate::config::check_url(&url) {
+                if let Ok(url) = crate::secret::from_env(var, "url_env") {
+                    match crate::config::check_url(url.expose()) {
                         Err(_) => problems.push(("url_env", format!("the value of `{var}` is not a web address (it must start with `https://`)"))),
                         Ok(url) => if let Err(refused) = guard.check_url(&url) {
                             problems.push(("url_env", format!("the value of `{var}`: {refused}")));

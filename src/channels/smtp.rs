@@ -72,6 +72,8 @@ pub struct Smtp {
     from: lettre::message::Mailbox,
     reply_to: Option<lettre::message::Mailbox>,
     credentials: Option<(Secret, Secret)>,
+    /// The credentials, cut out of any server reply kept as a reason.
+    secrets: secret::Scrubber,
     hello: ClientId,
     timeout: Duration,
     idle: Mutex<Vec<AsyncSmtpConnection>>,
@@ -113,11 +115,16 @@ impl Smtp {
             )),
             _ => None,
         };
+        let mut secrets = secret::Scrubber::default();
+        for s in credentials.iter().flat_map(|(u, p)| [u, p]) {
+            secrets.add(s.expose());
+        }
         Ok(Smtp {
             server,
             from,
             reply_to,
             credentials,
+            secrets,
             hello: ClientId::default(),
             timeout,
             idle: Mutex::new(Vec::new()),
@@ -168,7 +175,10 @@ impl Smtp {
                 lettre::transport::smtp::authentication::Mechanism::Plain,
                 lettre::transport::smtp::authentication::Mechanism::Login,
             ];
-            conn.auth(&mechanisms, &creds).await.map_err(smtp_error)?;
+            // A server may quote what it was sent when it refuses it.
+            conn.auth(&mechanisms, &creds)
+                .await
+                .map_err(|e| smtp_error(e).scrubbed(&self.secrets))?;
         }
         Ok(conn)
     }

@@ -41,6 +41,31 @@ pub enum SendError {
     InDoubt { reason: String },
 }
 
+impl SendError {
+    /// The same error with `secrets` cut out of its reason.
+    pub fn scrubbed(self, secrets: &crate::secret::Scrubber) -> SendError {
+        match self {
+            SendError::Transient {
+                reason,
+                retry_after,
+            } => SendError::Transient {
+                reason: secrets.scrub(&reason),
+                retry_after,
+            },
+            SendError::Permanent {
+                reason,
+                disable_endpoint,
+            } => SendError::Permanent {
+                reason: secrets.scrub(&reason),
+                disable_endpoint,
+            },
+            SendError::InDoubt { reason } => SendError::InDoubt {
+                reason: secrets.scrub(&reason),
+            },
+        }
+    }
+}
+
 /// A successful send: the provider's id for the message, when it gives one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Receipt {

@@ -14,6 +14,7 @@ mod promises;
 mod report;
 mod safety;
 mod schedules;
+mod secrets;
 mod server;
 mod smtp_server;
 mod snapshots;
