@@ -729,3 +729,51 @@ async fn one_attempt_is_given_up_within_the_timeout() {
         "{rows:?}"
     );
 }
+
+/// Progress without a terminal (stderr is a pipe here): a blast of about 12 s, on a channel
+/// done at once (one event to a fixed URL) and one limited to a message every 2 s (7
+/// recipients' webhooks), lasts several progress periods (5 s).
+/// Each channel's line is printed only when it changed: never the same line twice in a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn progress_without_a_terminal_prints_only_what_changed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let url = format!("{}/hook", server.uri());
+    let rows: Vec<String> = (1..=7)
+        .map(|i| row(&format!("cus_{i}"), Some(&url), None))
+        .collect();
+    let p = project(
+        &[
+            ("quick", webhook_channel(&format!("url = \"{url}\""))),
+            ("slow", webhook_channel("per_second = 0.5\nburst = 1")),
+        ],
+        &rows,
+    );
+    let run = blast(&p, "quick,slow", &[]);
+    assert_eq!(run.code(), Some(0), "{}", run.text());
+    assert!(run.elapsed >= Duration::from_secs(11), "{}", run.text());
+    let stderr = String::from_utf8_lossy(&run.out.stderr).into_owned();
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("quick: ") || l.starts_with("slow: "))
+        .collect();
+    assert!(progress.len() >= 2, "{}", run.text());
+    for pair in progress.windows(2) {
+        assert_ne!(pair[0], pair[1], "the same line twice: {}", run.text());
+    }
+    for channel in ["quick: ", "slow: "] {
+        let own: Vec<&&str> = progress.iter().filter(|l| l.starts_with(channel)).collect();
+        for pair in own.windows(2) {
+            assert_ne!(pair[0], pair[1], "the same line twice: {}", run.text());
+        }
+    }
+    assert_eq!(
+        progress.iter().filter(|l| l.starts_with("quick: ")).count(),
+        1,
+        "`quick` was done before the first line, and said so once: {}",
+        run.text()
+    );
+}
