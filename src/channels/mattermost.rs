@@ -15,7 +15,7 @@ pub const TEXT_LIMIT: usize = 16_383;
 pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<Value, FormatError> {
     let headline = crate::template::markdown::escape_inline(&m.headline);
     let c = meta.inputs.company;
-    let text = defuse_mentions(&format!(
+    let text = crate::template::markdown::defuse_mentions(&format!(
         "#### {headline}\n\n{}\n\n[Live status]({}) · {}",
         m.body.chat_markdown_blocks().join("\n\n"),
         c.status_url,
@@ -27,18 +27,4 @@ pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<V
         value["username"] = json!(name);
     }
     Ok(value)
-}
-
-/// Put a zero-width space after every `@` that starts a word (not inside an email address).
-pub fn defuse_mentions(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev: Option<char> = None;
-    for c in s.chars() {
-        out.push(c);
-        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric()) {
-            out.push('\u{200B}');
-        }
-        prev = Some(c);
-    }
-    out
 }

@@ -124,6 +124,21 @@ pub fn escape_inline(s: &str) -> String {
     out
 }
 
+/// Put a zero-width space after every `@` that starts a word (not inside an email address):
+/// `@everyone` reads the same and notifies nobody, on chat platforms that read mentions in text.
+pub fn defuse_mentions(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        out.push(c);
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric()) {
+            out.push('\u{200B}');
+        }
+        prev = Some(c);
+    }
+    out
+}
+
 /// Escape text for HTML (`&`, `<`, `>`, `"`, `'`).
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
