@@ -101,11 +101,14 @@ fn holding_update(p: &Project, targets: &BTreeSet<String>, now: jiff::Timestamp)
         problems.push(in_config(d));
     }
     let incident = Incident::sample(None, now);
+    // Sent as any blast is: without a `next_update`, it promises `[promises] default`.
+    let mut holding_set = promises.holding_set.clone();
+    p.promise_default(kind, &mut holding_set);
     problems.extend(
         kind_with(
             p,
             kind,
-            &promises.holding_set,
+            &holding_set,
             Fill::Defaults,
             &incident,
             targets,

@@ -165,7 +165,8 @@ pub struct BlastArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub channels: Option<Vec<String>>,
     /// When the next customer update is due (`90s`, `30m`, `2h`); fills the kind's
-    /// `next_update`. Default: the kind's `next_update`, else `[promises] default` (60m).
+    /// `next_update` slot. Default: `--set next_update=…` or the slot's default, else
+    /// `[promises] default` (60m) from now, which then fills the slot.
     #[arg(long, value_name = "DURATION")]
     pub next_update_in: Option<String>,
     /// A slot value of the follow-up this resolution schedules, NAME=VALUE; repeat for each.

@@ -6,7 +6,10 @@ use std::path::Path;
 use crate::channels::{self, Channel};
 use crate::config::Config;
 use crate::diag::Diagnostics;
-use crate::template::{Approvals, Clock, Engine};
+use crate::template::{Approvals, Clock, Engine, Kind, SlotType};
+
+/// The slot of a kind that says when the next update comes, when it is a `time` slot.
+pub const NEXT_UPDATE_SLOT: &str = "next_update";
 
 /// Everything `crier.toml` points at, loaded and checked.
 #[derive(Debug)]
@@ -45,6 +48,26 @@ impl Project {
             now,
             tz: &self.config.time_zone,
         }
+    }
+
+    /// Fill `kind`'s `next_update` slot with `[promises] default` from now (`+3600s`) when
+    /// neither `given` nor the slot's default says when the next update comes: a blast that names
+    /// no next update promises the default, and its message says so. Whether it filled it.
+    pub fn promise_default(
+        &self,
+        kind: &Kind,
+        given: &mut std::collections::BTreeMap<String, String>,
+    ) -> bool {
+        let open = kind
+            .slots
+            .get(NEXT_UPDATE_SLOT)
+            .is_some_and(|s| s.ty == SlotType::Time && s.default.is_none());
+        if !open || given.contains_key(NEXT_UPDATE_SLOT) {
+            return false;
+        }
+        let secs = self.config.promises.default.as_secs();
+        given.insert(NEXT_UPDATE_SLOT.to_string(), format!("+{secs}s"));
+        true
     }
 
     /// The configured channels that reach customers (not `internal`).

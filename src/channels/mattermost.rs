@@ -6,39 +6,26 @@ use serde_json::{Value, json};
 
 use super::Meta;
 use super::limits::{self, FormatError};
-use crate::template::Message;
+use crate::template::{Message, markdown};
 
 /// Characters in one post.
 pub const TEXT_LIMIT: usize = 16_383;
 
 /// The webhook payload for `m`.
 pub fn payload(m: &Message, meta: &Meta<'_>, username: Option<&str>) -> Result<Value, FormatError> {
-    let headline = crate::template::markdown::escape_inline(&m.headline);
+    let headline = markdown::defuse_mentions(&markdown::escape_inline(&m.headline));
     let c = meta.inputs.company;
-    let text = defuse_mentions(&format!(
+    // The body's text comes defused; the status page's address is left as it is.
+    let text = format!(
         "#### {headline}\n\n{}\n\n[Live status]({}) · {}",
         m.body.chat_markdown_blocks().join("\n\n"),
         c.status_url,
         meta.inputs.incident.id
-    ));
+    );
     limits::chars("Mattermost", "text", &text, TEXT_LIMIT)?;
     let mut value = json!({ "text": text });
     if let Some(name) = username {
         value["username"] = json!(name);
     }
     Ok(value)
-}
-
-/// Put a zero-width space after every `@` that starts a word (not inside an email address).
-pub fn defuse_mentions(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut prev: Option<char> = None;
-    for c in s.chars() {
-        out.push(c);
-        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric()) {
-            out.push('\u{200B}');
-        }
-        prev = Some(c);
-    }
-    out
 }

@@ -1,6 +1,6 @@
 //! Sending one planned (or planning) update and reporting it: shared by `blast`, `resume`
-//! and `retry`. Shows live progress per channel on stderr (bars on a terminal, a line every
-//! few seconds otherwise) and ends with a per-channel summary and the exit code.
+//! and `retry`. Shows live progress per channel on stderr (bars on a terminal; otherwise a
+//! line when a channel's counts changed, at most every 5 s) and ends with a per-channel summary and the exit code.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -282,7 +282,15 @@ fn spawn_planner(
     }))
 }
 
-/// Live progress: bars on a terminal, a line per channel every 5 s otherwise.
+/// How often progress is looked at: the bars on a terminal move at this pace.
+const TICK: Duration = Duration::from_millis(500);
+/// Without a terminal, a channel's line is printed at most this often.
+const LINE_EVERY: Duration = Duration::from_secs(5);
+/// Without a terminal, a channel whose line has not changed for this long says so.
+const STILL_EVERY: Duration = Duration::from_secs(60);
+
+/// Live progress: bars on a terminal; otherwise (a log, CI) a line per channel when it has
+/// something new to say, at most every [`LINE_EVERY`] (see [`Lines`]).
 /// `before`: the journal's counts when this run started.
 async fn progress(
     blast: Arc<Blast<SqliteStore>>,
@@ -295,7 +303,7 @@ async fn progress(
         "{prefix:>14} {bar:28} {pos:>7}/{len:7} {per_sec:>9} ETA {eta:>4} {msg}",
     )
     .expect("the progress template is valid");
-    let lines: BTreeMap<&String, indicatif::ProgressBar> = stats
+    let bar_of: BTreeMap<&String, indicatif::ProgressBar> = stats
         .keys()
         .map(|name| {
             let bar = bars.add(
@@ -309,7 +317,9 @@ async fn progress(
     if !terminal {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let mut lines = Lines::default();
     let mut tick = 0u32;
+    let ticks_per_line = (LINE_EVERY.as_millis() / TICK.as_millis()) as u32;
     loop {
         for (name, stat) in &stats {
             let counted = before.get(name).cloned().unwrap_or_default();
@@ -323,18 +333,55 @@ async fn progress(
                 ""
             };
             let msg = format!("{retrying} retrying, {failed} failed{halted}");
-            if let Some(bar) = lines.get(name) {
+            if let Some(bar) = bar_of.get(name) {
                 bar.set_length(total);
                 let done_before = counted.sent + counted.failed + counted.skipped;
                 bar.set_position((sent + failed).max(done_before));
                 bar.set_message(msg.clone());
             }
-            if !terminal && tick > 0 && tick.is_multiple_of(10) {
-                eprintln!("{name}: {sent} of {total} sent, {msg}");
+            if !terminal && tick > 0 && tick.is_multiple_of(ticks_per_line) {
+                let state = format!("{} of {total} sent, {msg}", counted.sent + sent);
+                if let Some(line) = lines.line(name, state, std::time::Instant::now()) {
+                    eprintln!("{line}");
+                }
             }
         }
         tick = tick.wrapping_add(1);
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// The progress lines of a run without a terminal. A line is printed when a channel's state
+/// changed since its last line, so a log reads as a story, not the same line over and over;
+/// and when nothing changed for [`STILL_EVERY`], a line says so with how long, so a stalled
+/// blast (a receiver that hangs, retries minutes away) can be told from a dead process, and CI
+/// systems that end jobs silent for ten minutes do not end this one.
+#[derive(Debug, Default)]
+struct Lines {
+    /// Per channel: the last state printed, when it was first printed, when a line last went out.
+    last: BTreeMap<String, (String, std::time::Instant, std::time::Instant)>,
+}
+
+impl Lines {
+    /// The line to print for `channel` in `state` at `now`, if any.
+    fn line(&mut self, channel: &str, state: String, now: std::time::Instant) -> Option<String> {
+        match self.last.get_mut(channel) {
+            Some((last, since, printed)) if *last == state => {
+                if now.duration_since(*printed) < STILL_EVERY {
+                    return None;
+                }
+                *printed = now;
+                let still =
+                    jiff::SignedDuration::try_from(now.duration_since(*since)).unwrap_or_default();
+                let still = crate::time::describe_minutes(still, false);
+                Some(format!("{channel}: {state} (no change for {still})"))
+            }
+            _ => {
+                let line = format!("{channel}: {state}");
+                self.last.insert(channel.to_string(), (state, now, now));
+                Some(line)
+            }
+        }
     }
 }
 
@@ -453,4 +500,43 @@ fn hostname() -> String {
                 .map(|h| h.trim().to_string())
         })
         .unwrap_or_else(|| "this machine".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_line_only_when_something_changed_or_a_minute_passed() {
+        let mut lines = Lines::default();
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let state = |sent: u32| format!("{sent} of 9 sent, 0 retrying, 0 failed");
+        assert_eq!(
+            lines.line("hooks", state(1), at(5)).as_deref(),
+            Some("hooks: 1 of 9 sent, 0 retrying, 0 failed")
+        );
+        assert_eq!(lines.line("hooks", state(1), at(10)), None);
+        assert_eq!(lines.line("hooks", state(1), at(60)), None);
+        assert_eq!(
+            lines.line("mail", state(1), at(10)).as_deref(),
+            Some("mail: 1 of 9 sent, 0 retrying, 0 failed"),
+            "each channel has its own line"
+        );
+        assert_eq!(
+            lines.line("hooks", state(1), at(65)).as_deref(),
+            Some("hooks: 1 of 9 sent, 0 retrying, 0 failed (no change for 1 minute)")
+        );
+        assert_eq!(lines.line("hooks", state(1), at(70)), None);
+        assert_eq!(
+            lines.line("hooks", state(1), at(125)).as_deref(),
+            Some("hooks: 1 of 9 sent, 0 retrying, 0 failed (no change for 2 minutes)")
+        );
+        assert_eq!(
+            lines.line("hooks", state(2), at(130)).as_deref(),
+            Some("hooks: 2 of 9 sent, 0 retrying, 0 failed")
+        );
+        assert_eq!(lines.line("hooks", state(2), at(135)), None);
+    }
 }

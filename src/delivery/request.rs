@@ -17,8 +17,7 @@ use crate::template::approval::{self, ApprovalState};
 use crate::template::{Fill, Impact, Kind, SlotType, Status, slots};
 use crate::time;
 
-/// The slot a kind uses to tell customers when the next update comes.
-pub const NEXT_UPDATE_SLOT: &str = "next_update";
+pub use crate::project::NEXT_UPDATE_SLOT;
 
 /// A blast to check and send.
 #[derive(Debug, Clone, Default)]
@@ -248,8 +247,10 @@ fn channel_problems(project: &Project, channels: &[Channel], incident: &str) -> 
 }
 
 /// When the next customer update is due: `--next-update-in`, else the kind's `next_update`
-/// value, else `[promises] default` from now; none once resolved. `--next-update-in` also
-/// fills the kind's `next_update` slot, so the message promises the same time.
+/// value (`--set next_update=…` or the slot's default), else `[promises] default` from now;
+/// none once resolved. `--next-update-in` and `[promises] default` also fill the kind's
+/// `next_update` slot, so the message promises the same time: `crier blast update` needs no
+/// next update typed, as `--help` says.
 fn promise(
     project: &Project,
     kind: &Kind,
@@ -285,14 +286,17 @@ fn promise(
     if status == Status::Resolved {
         return Ok(None);
     }
+    let default = project.config.promises.default;
     if let Some(spec) = slot {
         let value = given.get(NEXT_UPDATE_SLOT).or(spec.default.as_ref());
         if let Some(v) = value {
-            // A wrong value is reported by the slot check, with its fix.
+            // A wrong value (or `--set next_update=`, cleared) is reported by the slot check,
+            // with its fix.
             return Ok(time::parse_moment(v, now, &project.config.time_zone).ok());
         }
+        project.promise_default(kind, given);
     }
-    Ok(now.checked_add(project.config.promises.default).ok())
+    Ok(now.checked_add(default).ok())
 }
 
 /// The follow-up to schedule when this update resolves the incident, checked as it will run.

@@ -62,7 +62,8 @@ impl Markdown {
         Emitter::new(&ChatHtml).run(&events(&self.source))
     }
 
-    /// CommonMark for chat platforms that render it (Discord, Mattermost, Teams), one string per block.
+    /// CommonMark for chat platforms that render it (Discord, Mattermost, Teams), one string per
+    /// block; mentions in its text defused ([`defuse_mentions`]).
     pub fn chat_markdown_blocks(&self) -> Vec<String> {
         Emitter::new(&ChatMarkdown).run(&events(&self.source))
     }
@@ -87,9 +88,10 @@ pub fn escape_str(input: &str) -> String {
 }
 
 /// Escape one line: inline markup anywhere, block markers (`- `, `1. `, `=`) at its start.
+/// Its indentation is dropped: four spaces or a tab at the start of a paragraph would make the
+/// value a code block (unescaped, mentions live), and Markdown shows no indentation anyway.
 fn escape_line(line: &str, out: &mut String) {
-    let body = line.trim_start_matches(' ');
-    out.push_str(&line[..line.len() - body.len()]);
+    let body = line.trim_start_matches([' ', '\t']);
     let digits = body.len() - body.trim_start_matches(|c: char| c.is_ascii_digit()).len();
     let list_marker = digits > 0 && body[digits..].starts_with(['.', ')']);
     for (i, c) in body.char_indices() {
@@ -120,6 +122,21 @@ pub fn escape_inline(s: &str) -> String {
             out.push('\\');
         }
         out.push(c);
+    }
+    out
+}
+
+/// Put a zero-width space after every `@` that starts a word (not inside an email address):
+/// `@everyone` reads the same and notifies nobody, on chat platforms that read mentions in text.
+pub fn defuse_mentions(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    for c in s.chars() {
+        out.push(c);
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric()) {
+            out.push('\u{200B}');
+        }
+        prev = Some(c);
     }
     out
 }
@@ -282,8 +299,9 @@ impl Dialect for Mrkdwn {
 }
 
 impl Dialect for ChatMarkdown {
+    /// Text escaped, and its mentions defused: only text, so a link's address keeps its `@`.
     fn text(&self, s: &str, out: &mut String) {
-        out.push_str(&escape_inline(s));
+        out.push_str(&defuse_mentions(&escape_inline(s)));
     }
     fn strong(&self) -> &'static str {
         "**"
@@ -676,6 +694,26 @@ mod tests {
             md.text(),
             "<script>alert(1)</script> **x** [a](https://e.com) - item 1. one"
         );
+    }
+
+    /// A value indented by a tab or four spaces, at the start of a paragraph, would be a code
+    /// block: shown raw, its mentions live.
+    #[test]
+    fn an_indented_value_is_no_code_block() {
+        for value in [
+            "\t@everyone **x**",
+            "    @everyone **x**",
+            "a\n\n\t\t@here `x`",
+        ] {
+            let md = Markdown::parse(&format!("Intro.\n\n{}", escape_str(value)));
+            assert!(!md.html().contains("<pre>"), "{value:?}: {}", md.html());
+            let chat = md.chat_markdown_blocks().join("\n\n");
+            assert!(!chat.contains("```"), "{value:?}: {chat}");
+            assert!(
+                !chat.contains("@everyone") && !chat.contains("@here"),
+                "{chat}"
+            );
+        }
     }
 
     #[test]

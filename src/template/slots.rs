@@ -329,9 +329,14 @@ pub fn resolve(
 }
 
 fn missing(kind: &str, name: &str, spec: &SlotSpec) -> Diagnostic {
+    let mut hint = slot_hint(name, spec);
+    if name == "next_update" {
+        // `crier blast --next-update-in` fills this slot too (`delivery::request::promise`).
+        hint.push_str(", or with `crier blast`, `--next-update-in 30m`");
+    }
     Diagnostic::new(format!("`{kind}` needs a value for slot `{name}`"))
         .field(format!("--set {name}"))
-        .hint(slot_hint(name, spec))
+        .hint(hint)
 }
 
 /// The slot's own help, its choices, and an example of setting it.

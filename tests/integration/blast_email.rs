@@ -606,3 +606,266 @@ fn with_in_doubt_skip_a_connection_lost_after_data_is_listed_not_resent() {
         "{reason}"
     );
 }
+
+/// The decoded `text/plain` part of a raw message: as sent (7bit, 8bit), quoted-printable or
+/// base64, as a mail reader decodes it.
+fn text_part(raw: &[u8]) -> String {
+    use base64::Engine as _;
+    let h = headers(raw);
+    let boundary = header(&h, "content-type")[0]
+        .split("boundary=")
+        .nth(1)
+        .expect("a boundary")
+        .trim_matches('"')
+        .to_string();
+    let body = String::from_utf8_lossy(raw);
+    let part = body.split(&format!("--{boundary}")).nth(1).expect("a part");
+    let (head, content) = part.split_once("\r\n\r\n").expect("part headers");
+    assert!(head.to_ascii_lowercase().contains("text/plain"), "{head}");
+    let content = content.strip_suffix("\r\n").unwrap_or(content);
+    let encoding = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-transfer-encoding")
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+        .unwrap_or_else(|| "7bit".into());
+    let bytes = match encoding.as_str() {
+        "base64" => base64::engine::general_purpose::STANDARD
+            .decode(content.replace("\r\n", ""))
+            .expect("base64"),
+        "quoted-printable" => {
+            let joined = content.replace("=\r\n", "");
+            let mut out = Vec::new();
+            let mut rest = joined.as_bytes();
+            while let Some((&b, tail)) = rest.split_first() {
+                if b == b'=' && tail.len() >= 2 {
+                    let hex = std::str::from_utf8(&tail[..2]).expect("hex");
+                    out.push(u8::from_str_radix(hex, 16).expect("=XX"));
+                    rest = &tail[2..];
+                } else {
+                    out.push(b);
+                    rest = tail;
+                }
+            }
+            out
+        }
+        _ => content.as_bytes().to_vec(),
+    };
+    String::from_utf8(bytes).expect("UTF-8 text")
+}
+
+/// `s` with every line ending as CRLF, as crier writes a body to SMTP.
+fn on_the_wire(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n")
+}
+
+/// Bodies that could end DATA early or be cut: `\n.\n`, `\r.\r`, lines starting with `.`, and
+/// a paragraph far over SMTP's 998-character line limit. Each blast is exactly one SMTP
+/// transaction per recipient, with no bare CR or LF on the wire (RUSTSEC-2026-0561: crier
+/// writes every line ending as CRLF), and the text part, decoded, holds the message whole.
+#[test]
+fn bodies_with_dots_and_long_lines_arrive_whole_in_one_transaction_each() {
+    let server = SmtpServer::start();
+    let p = email_project(&server, 2);
+    // The operator's own wording may have a long paragraph: one line of the text part.
+    let long = format!(
+        "Here is the whole story. {}The end.",
+        "All of it, ".repeat(150)
+    );
+    p.edit(
+        "templates/outage-notice.toml",
+        "We're sorry — this is our fault, and we know it's costing you.",
+        &long,
+    );
+    let out = crier(&p, &["approve", "outage-notice", "--by", "Tester"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cases = [
+        "pay\n.\nagain",
+        "pay\r.\ragain",
+        "pay\r\n.\r\nagain",
+        ".pay\n..again\n. and .",
+        "pay\n.",
+    ];
+    for (n, value) in cases.iter().enumerate() {
+        let incident = format!("INC-{}", n + 1);
+        let set = format!("affected={value} now");
+        let out = crier(
+            &p,
+            &[
+                "blast",
+                "outage-notice",
+                "--incident",
+                &incident,
+                "--title",
+                "Checkout is failing",
+                "--set",
+                &set,
+                "--set",
+                "next_update=in 30 minutes",
+                "--channels",
+                "mail",
+                "--yes",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{value:?}: {}", stderr(&out));
+        let received = server.received();
+        assert_eq!(received.len(), 2 * (n + 1), "{value:?}: one message each");
+        assert_eq!(server.protocol_errors(), Vec::<String>::new(), "{value:?}");
+        for m in &received[2 * n..] {
+            assert_eq!(bare_line_breaks(&m.raw), vec![], "{value:?}");
+            let text = text_part(&m.raw);
+            let headline = on_the_wire(&format!("You can't {value} now right now"));
+            assert!(text.contains(&headline), "{value:?}: {text}");
+            assert!(
+                text.contains(&long),
+                "{value:?}: the long line was cut: {text}"
+            );
+            assert!(
+                text.trim_end()
+                    .ends_with("You receive this because you use Acme."),
+                "{value:?}: the end of the message is missing: {text}"
+            );
+        }
+    }
+    assert_exactly_once_per_incident(&server, 2, cases.len());
+}
+
+/// Each of the `people` got exactly one message for each of `incidents` incidents.
+fn assert_exactly_once_per_incident(server: &SmtpServer, people: usize, incidents: usize) {
+    let received = server.received();
+    let by_to = by_recipient(&received);
+    for i in 1..=people {
+        assert_eq!(by_to[&address(i)].len(), incidents, "{}", address(i));
+    }
+    assert_eq!(by_to.len(), people);
+}
+
+/// A line break typed into a value never makes a header: in the title (it becomes the subject)
+/// the blast is refused and nothing is sent; in a slot, it stays in the body; in an audience
+/// `name` (it becomes the `To` display name) that row is set aside and the others are sent.
+/// Quotes, commas and angle brackets in a name stay in the display name.
+#[test]
+fn a_line_break_in_a_value_or_a_name_never_makes_a_header() {
+    let server = SmtpServer::start();
+    let p = email_project(&server, 0);
+    p.write(
+        "audience.csv",
+        "id,email,name\n\
+         cus_1,user0001@example.com,\"Ana\r\nBcc: x@evil.example\"\n\
+         cus_2,user0002@example.com,\"Ben\nBcc: x@evil.example\"\n\
+         cus_3,user0003@example.com,\"\"\"Eve\"\" <x@evil.example>, Bcc: x@evil.example\"\n\
+         cus_4,user0004@example.com,Dana\n",
+    );
+    let run = |title: &str, set: &str| {
+        crier(
+            &p,
+            &[
+                "blast",
+                "outage-notice",
+                "--incident",
+                "INC-1",
+                "--title",
+                title,
+                "--set",
+                set,
+                "--set",
+                "next_update=in 30 minutes",
+                "--channels",
+                "mail",
+                "--yes",
+            ],
+        )
+    };
+    let out = run("Checkout is failing\r\nBcc: x@evil.example", "affected=pay");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: `--title` must be one line of text"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(server.received().is_empty(), "nothing was sent");
+
+    let out = run("Checkout is failing", "affected=pay\r\nBcc: x@evil.example");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bad_rows = status(&p)["bad_rows"]["total"].as_u64().unwrap();
+    assert_eq!(bad_rows, 2, "the two names with a line break are listed");
+    let received = server.received();
+    let to: BTreeSet<&str> = received.iter().map(|m| m.to[0].as_str()).collect();
+    assert_eq!(
+        to,
+        BTreeSet::from(["user0003@example.com", "user0004@example.com"]),
+        "the rows whose name holds a line break are set aside"
+    );
+    assert_eq!(received.len(), 2, "one transaction each");
+    for m in &received {
+        assert_eq!(m.to.len(), 1, "{:?}", m.to);
+        let h = headers(&m.raw);
+        let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            !names.contains(&"bcc") && !names.contains(&"cc"),
+            "{names:?}"
+        );
+        assert_eq!(header(&h, "to").len(), 1, "{h:?}");
+        let to_header = header(&h, "to")[0];
+        assert!(
+            to_header.ends_with(&format!("<{}>", m.to[0])),
+            "one address in To: {to_header}"
+        );
+        assert_eq!(bare_line_breaks(&m.raw), vec![]);
+        assert!(
+            text_part(&m.raw).contains("You can't pay\r\nBcc: x@evil.example right now"),
+            "the value stays in the body"
+        );
+    }
+    // A slot in the subject: a line break in its value is refused before anything is sent.
+    p.edit(
+        "templates/outage-notice.toml",
+        "{% endif %}: {{ incident.title }}\"",
+        "{% endif %}: {{ incident.title }} ({{ slots.affected }})\"",
+    );
+    let out = crier(&p, &["approve", "outage-notice", "--by", "Tester"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(
+        "Checkout is failing again",
+        "affected=pay\r\nBcc: x@evil.example",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("the `subject` would become an email header but contains a line break"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.received().len(), 2, "nothing more was sent");
+
+    let eve = received
+        .iter()
+        .find(|m| m.to[0] == "user0003@example.com")
+        .unwrap();
+    let to_header = header(&headers(&eve.raw), "to")[0].to_string();
+    // `=?utf-8?b?…?= =?utf-8?b?…?= <user0003@example.com>`: the name as encoded words, so its
+    // quotes, comma and angle brackets are not syntax; one address.
+    let (words, address) = to_header.rsplit_once(' ').expect("name and address");
+    assert_eq!(address, "<user0003@example.com>", "{to_header}");
+    let name: Vec<u8> = words
+        .split(' ')
+        .flat_map(|w| {
+            use base64::Engine as _;
+            let payload = w
+                .strip_prefix("=?utf-8?b?")
+                .and_then(|w| w.strip_suffix("?="))
+                .unwrap_or_else(|| panic!("`{w}` is not an encoded word: {to_header}"));
+            base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .expect("base64")
+        })
+        .collect();
+    assert_eq!(
+        String::from_utf8(name).unwrap(),
+        "\"Eve\" <x@evil.example>, Bcc: x@evil.example"
+    );
+}

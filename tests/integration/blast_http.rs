@@ -681,3 +681,99 @@ async fn a_hanging_customer_cannot_take_every_send_slot() {
         );
     }
 }
+
+/// A host that accepts the connection and never answers, behind `timeout_secs = 2`: the
+/// attempt is given up within the timeout and a second. Measured where it happens, at the
+/// listener, from the accepted connection to crier closing it; and around the whole run (one
+/// attempt only: `in_doubt = "skip"`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn one_attempt_is_given_up_within_the_timeout() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let accepted = std::time::Instant::now();
+        // Read the request and say nothing; the end of the stream is crier giving up.
+        let mut buf = [0u8; 4096];
+        while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        accepted.elapsed()
+    });
+    let timeout = Duration::from_secs(2);
+    let p = project(
+        &[(
+            "hooks",
+            webhook_channel("per_second = 0\ntimeout_secs = 2\nin_doubt = \"skip\""),
+        )],
+        &[row("cus_1", Some(&format!("http://{address}/hook")), None)],
+    );
+    let run = blast(&p, "hooks", &[]);
+    assert_eq!(run.code(), Some(1), "{}", run.text());
+    let held_for = held.await.unwrap();
+    assert!(
+        held_for >= timeout - Duration::from_millis(100)
+            && held_for < timeout + Duration::from_secs(1),
+        "the attempt lasted {held_for:?} for `timeout_secs = 2`: {}",
+        run.text()
+    );
+    assert!(
+        run.elapsed < timeout + Duration::from_secs(3),
+        "the run took {:?}: {}",
+        run.elapsed,
+        run.text()
+    );
+    let rows = journal(&p, "hooks").await;
+    assert_eq!(
+        (rows[0].state.as_str(), rows[0].attempts),
+        ("skipped", 1),
+        "{rows:?}"
+    );
+}
+
+/// Progress without a terminal (stderr is a pipe here): a blast of about 12 s, on a channel
+/// done at once (one event to a fixed URL) and one limited to a message every 2 s (7
+/// recipients' webhooks), lasts several progress periods (5 s).
+/// Each channel's line is printed only when it changed: never the same line twice in a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn progress_without_a_terminal_prints_only_what_changed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let url = format!("{}/hook", server.uri());
+    let rows: Vec<String> = (1..=7)
+        .map(|i| row(&format!("cus_{i}"), Some(&url), None))
+        .collect();
+    let p = project(
+        &[
+            ("quick", webhook_channel(&format!("url = \"{url}\""))),
+            ("slow", webhook_channel("per_second = 0.5\nburst = 1")),
+        ],
+        &rows,
+    );
+    let run = blast(&p, "quick,slow", &[]);
+    assert_eq!(run.code(), Some(0), "{}", run.text());
+    assert!(run.elapsed >= Duration::from_secs(11), "{}", run.text());
+    let stderr = String::from_utf8_lossy(&run.out.stderr).into_owned();
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("quick: ") || l.starts_with("slow: "))
+        .collect();
+    assert!(progress.len() >= 2, "{}", run.text());
+    for pair in progress.windows(2) {
+        assert_ne!(pair[0], pair[1], "the same line twice: {}", run.text());
+    }
+    for channel in ["quick: ", "slow: "] {
+        let own: Vec<&&str> = progress.iter().filter(|l| l.starts_with(channel)).collect();
+        for pair in own.windows(2) {
+            assert_ne!(pair[0], pair[1], "the same line twice: {}", run.text());
+        }
+    }
+    assert_eq!(
+        progress.iter().filter(|l| l.starts_with("quick: ")).count(),
+        1,
+        "`quick` was done before the first line, and said so once: {}",
+        run.text()
+    );
+}

@@ -7,6 +7,7 @@ mod browser;
 mod control;
 mod crash;
 mod errors;
+mod hostile;
 mod http_support;
 mod network;
 mod preview;

@@ -147,17 +147,128 @@ fn check_refuses_a_holding_update_that_could_not_be_sent() {
     let config = p.read("crier.toml");
     p.write(
         "crier.toml",
-        &format!("{config}\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nprogress = \"We're on it.\"\n"),
+        &format!("{config}\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nnext_update = \"in 30 minutes\"\n"),
     );
     let out = p.crier(&["check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.contains("the holding update (`[promises] auto_holding_update = true`): `update` needs a value for slot `next_update`"),
+        err.contains("the holding update (`[promises] auto_holding_update = true`): `update` needs a value for slot `progress`"),
         "{err}"
     );
     assert!(
-        err.contains("field: promises.holding_set.next_update"),
+        err.contains("field: promises.holding_set.progress"),
         "{err}"
     );
+}
+
+/// A holding update without `next_update` is sent as any blast is: it promises
+/// `[promises] default`, so `check` has nothing to refuse.
+#[test]
+fn a_holding_update_without_a_next_update_promises_the_default() {
+    let p = Project::init();
+    let config = p.read("crier.toml");
+    p.write(
+        "crier.toml",
+        &format!("{config}\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nprogress = \"We're on it.\"\n"),
+    );
+    let out = p.crier(&["check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `crier blast update` with no next update, as `--help` says: the promise is
+/// `[promises] default` (60 minutes) from now, and the message promises that same time.
+#[test]
+fn an_update_without_a_next_update_promises_the_default() {
+    let p = Project::init();
+    let out = p.crier(&[&OUTAGE[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let at = [("CRIER_NOW", "2026-11-26T13:20:00Z")];
+    let update = [
+        "blast",
+        "update",
+        "--incident",
+        "INC-1",
+        "--set",
+        "progress=We found the cause.",
+        "--yes",
+    ];
+    let out = p.crier_env(&update, &at);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 14:20 CET + 60 minutes.
+    assert!(
+        stdout(&out).contains("Next update promised for 15:20 CET"),
+        "{}",
+        stdout(&out)
+    );
+    let out = p.crier(&["incident", "show", "INC-1", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let latest = &shown["updates"][1];
+    assert_eq!(
+        latest["next_update_at"], "2026-11-26T14:20:00Z",
+        "{shown:#}"
+    );
+    let summaries = std::fs::read_dir(p.root().join("outbox"))
+        .unwrap()
+        .flat_map(|d| walk(&d.unwrap().path()))
+        .filter(|f| f.ends_with("summary.txt"))
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .filter(|s| s.contains("We're still on it"))
+        .collect::<Vec<_>>();
+    assert!(!summaries.is_empty(), "the update's summary was written");
+    for s in &summaries {
+        assert!(s.contains("Next update: 15:20 CET."), "{s}");
+    }
+    // The same command again finds the same update: the filled promise is part of it.
+    let out = p.crier_env(&update, &at);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("was already sent"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `--set next_update=` clears the slot: then there is no next update, and the refusal says
+/// both ways to give one.
+#[test]
+fn a_cleared_next_update_is_refused_naming_both_ways_to_give_one() {
+    let p = Project::init();
+    let out = p.crier(&[&OUTAGE[..], &["--yes"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = p.crier(&[
+        "blast",
+        "update",
+        "--incident",
+        "INC-1",
+        "--set",
+        "progress=We found the cause.",
+        "--set",
+        "next_update=",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: `update` needs a value for slot `next_update`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "Example: `--set next_update=\"in 30 minutes\"`, or with `crier blast`, `--next-update-in 30m`"
+        ),
+        "{err}"
+    );
+}
+
+/// Every file under `path`.
+fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .unwrap()
+            .flat_map(|d| walk(&d.unwrap().path()))
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    }
 }
