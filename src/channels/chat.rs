@@ -153,3 +153,39 @@ impl crate::delivery::transport::Transport for Chat {
         Ok(super::http::receipt(&answer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic prints what it is given with `{:?}`: a chat transport shown that way, in a
+    /// panic, shows no part of its webhook URL.
+    #[test]
+    fn a_panic_showing_the_transport_shows_no_part_of_its_url() {
+        let url =
+            url::Url::parse("https://hooks.example.com/services/T0CANARY/B0CANARY/CANARY-t0ken")
+                .unwrap();
+        let mut secrets = Scrubber::default();
+        secrets.add_url(&url);
+        let guard = Guard::default();
+        let chat = Chat {
+            platform: Platform::Slack,
+            url: Secret::new(url),
+            username: None,
+            client: super::super::http::client(std::time::Duration::from_secs(1), &guard)
+                .unwrap()
+                .scrubbing(secrets),
+        };
+        let shown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            panic!("sending failed with {chat:?}")
+        }))
+        .unwrap_err();
+        let message = shown.downcast_ref::<String>().expect("a formatted panic");
+        assert!(
+            message.starts_with("sending failed with Chat {"),
+            "{message}"
+        );
+        assert!(!message.contains("CANARY"), "{message}");
+        assert!(!message.contains("hooks.example.com"), "{message}");
+    }
+}

@@ -793,7 +793,10 @@ fn a_line_break_in_a_value_or_a_name_never_makes_a_header() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let bad_rows = status(&p)["bad_rows"]["total"].as_u64().unwrap();
     // A CSV value cannot span lines: each name's two lines are set aside, each as a row.
-    assert_eq!(bad_rows, 4, "both lines of the two names with a line break are listed");
+    assert_eq!(
+        bad_rows, 4,
+        "both lines of the two names with a line break are listed"
+    );
     let received = server.received();
     let to: BTreeSet<&str> = received.iter().map(|m| m.to[0].as_str()).collect();
     assert_eq!(
