@@ -90,6 +90,10 @@ pub const MAX_WEBHOOK_URL_CHARS: usize = 2_000;
 /// postal address or a note, while one row stays small in the journal and on a screen.
 pub const MAX_FIELD_CHARS: usize = 4_096;
 
+/// Longest name of a further column (a CSV header name, a JSON Lines key), in characters: it
+/// becomes `recipient.fields.NAME` in templates and is kept with every row in the journal.
+pub const MAX_COLUMN_NAME_CHARS: usize = 64;
+
 /// [`BadRow::field`] for problems with the row as a whole (wrong number of fields, not JSON…).
 pub const WHOLE_ROW: &str = "*";
 
@@ -948,6 +952,19 @@ fn check_column_name(
         )
         .hint("name the column, or delete it and its values"));
     }
+    let length = name.chars().count();
+    if length > MAX_COLUMN_NAME_CHARS {
+        return Err(header_problem(
+            path,
+            format!(
+                "column {} of the header of `{file}` has a name of {} characters (`{}`); the limit is {MAX_COLUMN_NAME_CHARS}",
+                index + 1,
+                crate::diag::thousands(length),
+                show(name)
+            ),
+        )
+        .hint("shorten the column name"));
+    }
     if before.iter().any(|b| b == name) {
         return Err(
             header_problem(path, format!("the header of `{file}` names `{name}` twice"))
@@ -1076,6 +1093,19 @@ fn object_row(object: Map<String, Value>, row: u64) -> Result<RawRow, BadRow> {
         .and_then(|text| check_id(Some(&text)).ok());
     let mut raw = RawRow::new(row);
     for (key, value) in object {
+        let length = key.chars().count();
+        if length > MAX_COLUMN_NAME_CHARS {
+            return Err(BadRow {
+                row,
+                id,
+                field: WHOLE_ROW.into(),
+                reason: format!(
+                    "a key of {} characters (`{}`); the limit is {MAX_COLUMN_NAME_CHARS} (shorten the key)",
+                    crate::diag::thousands(length),
+                    show(&key)
+                ),
+            });
+        }
         let bad = |reason: String| BadRow {
             row,
             id: id.clone(),
@@ -1833,6 +1863,36 @@ mod tests {
         assert_eq!(
             d.message,
             format!("the audience file `{}` is empty", path.display())
+        );
+        let long = "x".repeat(MAX_COLUMN_NAME_CHARS + 1);
+        let (path, d) = open_err("a.csv", &format!("id,{long}\n"));
+        assert_eq!(
+            d.message,
+            format!(
+                "column 2 of the header of `{}` has a name of 65 characters (`{}`); the limit is 64",
+                path.display(),
+                show(&long)
+            )
+        );
+        let fits = "x".repeat(MAX_COLUMN_NAME_CHARS);
+        let (members, bad) = read("a.csv", &format!("id,{fits}\nc1,v\n"));
+        assert_eq!((members.len(), bad), (1, Vec::<String>::new()));
+    }
+
+    #[test]
+    fn a_json_key_over_the_limit_is_a_bad_row() {
+        let long = "k".repeat(MAX_COLUMN_NAME_CHARS + 1);
+        let (members, bad) = read(
+            "a.jsonl",
+            &format!("{{\"id\":\"c1\",\"{long}\":\"v\"}}\n{{\"id\":\"c2\"}}\n"),
+        );
+        assert_eq!(members.len(), 1);
+        assert_eq!(
+            bad,
+            [format!(
+                "row 1 (`c1`): a key of 65 characters (`{}`); the limit is 64 (shorten the key)",
+                show(&long)
+            )]
         );
     }
 
