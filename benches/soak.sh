@@ -75,6 +75,7 @@ python3 - "$SMTP_UP" "$HTTP_UP" "$SMTP_FRONT" "$HTTP_FRONT" <<'EOF'
 import socket, sys
 for port in map(int, sys.argv[1:]):
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers: TIME_WAIT is fine
     try:
         s.bind(("127.0.0.1", port))
     except OSError:
