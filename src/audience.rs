@@ -510,7 +510,8 @@ const BYTE_ORDER_MARK: char = '\u{FEFF}';
 
 /// Refuse a byte-order mark inside the value of `column`: invisible, it would make an id, a
 /// name or an address differ from the one on screen. It is usually left where two files were
-/// joined.
+/// joined. The same for the other characters that are invisible yet change what a value is
+/// or how it reads ([`misleading`]).
 fn refuse_byte_order_mark(column: &str, value: &str) -> Result<(), String> {
     if value.contains(BYTE_ORDER_MARK) {
         return Err(format!(
@@ -519,7 +520,23 @@ fn refuse_byte_order_mark(column: &str, value: &str) -> Result<(), String> {
             show(value)
         ));
     }
+    if let Some(c) = value.chars().find(|c| misleading(*c)) {
+        return Err(format!(
+            "`{column}` `{}` contains U+{:04X}, an invisible character that changes how the \
+             text around it reads (delete it)",
+            show(value),
+            u32::from(c)
+        ));
+    }
     Ok(())
+}
+
+/// The zero-width space and word joiner, and the bidirectional embeddings, overrides and
+/// isolates: invisible, they make an id or a sender's name read otherwise than it is (a name
+/// shown reversed, two ids that look the same). Joiners that scripts need (U+200C, U+200D) and
+/// the direction marks (U+200E, U+200F) stay allowed.
+fn misleading(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{2060}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The webhook URL, trimmed, when present: it must be an absolute http or https URL with a host.
@@ -549,7 +566,7 @@ fn show(value: &str) -> String {
             shown.push('…');
             break;
         }
-        if c.is_control() || c == BYTE_ORDER_MARK {
+        if c.is_control() || c == BYTE_ORDER_MARK || misleading(c) {
             shown.extend(c.escape_debug());
         } else {
             shown.push(c);
@@ -1877,6 +1894,29 @@ mod tests {
         let fits = "x".repeat(MAX_COLUMN_NAME_CHARS);
         let (members, bad) = read("a.csv", &format!("id,{fits}\nc1,v\n"));
         assert_eq!((members.len(), bad), (1, Vec::<String>::new()));
+    }
+
+    /// A right-to-left override would show `cus_1<U+202E>txt.exe` as `cus_1exe.txt`; a
+    /// zero-width space makes two ids that look the same.
+    #[test]
+    fn invisible_characters_that_change_how_text_reads_are_refused() {
+        let (members, bad) = read(
+            "a.csv",
+            "id,email,name\n\
+             cus_\u{202E}1,a@example.com,A\n\
+             cus_2,b\u{200B}@example.com,B\n\
+             cus_3,c@example.com,Mal\u{2066}lory\n\
+             cus_4,d@example.com,\u{645}\u{62D}\u{645}\u{200C}\u{62F}\u{200F}\n",
+        );
+        assert_eq!(members.len(), 1, "joiners and direction marks stay allowed");
+        assert_eq!(
+            bad,
+            [
+                "row 1: `id` `cus_\\u{202e}1` contains U+202E, an invisible character that changes how the text around it reads (delete it)",
+                "row 2 (`cus_2`): `email` `b\\u{200b}@example.com` contains U+200B, an invisible character that changes how the text around it reads (delete it)",
+                "row 3 (`cus_3`): `name` `Mal\\u{2066}lory` contains U+2066, an invisible character that changes how the text around it reads (delete it)",
+            ]
+        );
     }
 
     #[test]
