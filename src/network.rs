@@ -204,6 +204,17 @@ impl FromStr for Cidr {
                 "`{text}` has bits set after the prefix: did you mean `{masked}/{prefix}`?"
             ));
         }
+        // A range of IPv4-mapped addresses (`::ffff:127.0.0.0/104`) is the IPv4 range it maps
+        // (`127.0.0.0/8`): `contains` compares a mapped address in its IPv4 form.
+        if let IpAddr::V6(v6) = network
+            && prefix >= 96
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            return Ok(Cidr {
+                network: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(Cidr { network, prefix })
     }
 }
@@ -565,5 +576,32 @@ mod tests {
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("10.0.0.1".parse().unwrap()));
         assert!(!all.contains("::1".parse().unwrap()));
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `network`): `::ffff:127.0.0.0/104` parsed, but
+    /// contained nothing, not even `::ffff:127.0.0.0`, since a mapped address is compared in
+    /// its IPv4 form; an allow list written that way silently allowed nothing.
+    #[test]
+    fn an_ipv4_mapped_range_contains_its_addresses_in_both_forms() {
+        let range: Cidr = "::ffff:127.0.0.0/104".parse().unwrap();
+        assert_eq!(range.to_string(), "127.0.0.0/8");
+        for ip in ["::ffff:127.0.0.0", "::ffff:127.1.2.3", "127.0.0.1"] {
+            assert!(range.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!range.contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(!range.contains("::127.0.0.1".parse().unwrap()));
+        let guard = Guard::new(vec![range]);
+        assert_eq!(
+            guard.check_url(&url("http://[::ffff:127.0.0.1]:8080/")),
+            Ok(())
+        );
+        assert_eq!(
+            "::ffff:0:0/96".parse::<Cidr>().map(|c| c.to_string()),
+            Ok("0.0.0.0/0".into())
+        );
+        assert_eq!(
+            "::/80".parse::<Cidr>().map(|c| c.to_string()),
+            Ok("::/80".into())
+        );
     }
 }
