@@ -38,8 +38,9 @@ pub enum Class {
     Broadcast,
     /// 224/4, ff00::/8.
     Multicast,
-    /// Documentation, benchmarking, protocol and future-use ranges, IPv6 outside 2000::/3,
-    /// and tunnels that hide the IPv4 address they lead to (Teredo).
+    /// Documentation, benchmarking, protocol and future-use ranges (IPv6: 2001::/23,
+    /// 2001:db8::/32, 3fff::/20), IPv6 outside 2000::/3, and tunnels that hide the IPv4
+    /// address they lead to (Teredo).
     Reserved,
 }
 
@@ -109,8 +110,10 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Class> {
         [0x64, 0xff9b, 1, ..] => Some(Class::Private),
         // 6to4 (2002:a.b.c.d::/48) leads to the IPv4 address in its prefix.
         [0x2002, hi, lo, ..] => classify_v4(embedded(hi, lo)),
-        // Teredo (2001::/32) hides its IPv4 address; documentation (2001:db8::/32).
-        [0x2001, 0 | 0xdb8, ..] => Some(Class::Reserved),
+        // IETF protocol assignments (2001::/23: Teredo, which hides its IPv4 address,
+        // benchmarking 2001:2::/48, ORCHID…) and documentation (2001:db8::/32, 3fff::/20).
+        [0x2001, 0..=0x1ff | 0xdb8, ..] => Some(Class::Reserved),
+        [0x3fff, ..] if s[1] < 0x1000 => Some(Class::Reserved),
         [first, ..] => match first {
             0xfc00..=0xfdff => Some(Class::UniqueLocal),
             0xfe80..=0xfebf => Some(Class::LinkLocal),
@@ -203,6 +206,17 @@ impl FromStr for Cidr {
             return Err(format!(
                 "`{text}` has bits set after the prefix: did you mean `{masked}/{prefix}`?"
             ));
+        }
+        // A range of IPv4-mapped addresses (`::ffff:127.0.0.0/104`) is the IPv4 range it maps
+        // (`127.0.0.0/8`): `contains` compares a mapped address in its IPv4 form.
+        if let IpAddr::V6(v6) = network
+            && prefix >= 96
+            && let Some(v4) = v6.to_ipv4_mapped()
+        {
+            return Ok(Cidr {
+                network: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
         }
         Ok(Cidr { network, prefix })
     }
@@ -565,5 +579,58 @@ mod tests {
         let all: Cidr = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("10.0.0.1".parse().unwrap()));
         assert!(!all.contains("::1".parse().unwrap()));
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `network`, checked against std's `is_global`): the
+    /// IPv6 documentation prefix 3fff::/20 (RFC 9637) and the IETF protocol block 2001::/23
+    /// (benchmarking 2001:2::/48, the counterpart of 198.18.0.0/15) passed as public.
+    #[test]
+    fn ipv6_documentation_and_protocol_ranges_are_reserved() {
+        for ip in [
+            "3fff::4e:4e4e:4e4e:4e4e:4e00",
+            "3fff:fff::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:1ff:ffff::1",
+            "2001:db8::1",
+            "2001::1",
+        ] {
+            assert_eq!(classify(ip.parse().unwrap()), Some(Class::Reserved), "{ip}");
+        }
+        for ip in [
+            "3fff:1000::1",
+            "2001:200::1",
+            "2001:4860:4860::8888",
+            "2606:4700::1111",
+        ] {
+            assert_eq!(classify(ip.parse().unwrap()), None, "{ip}");
+        }
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `network`): `::ffff:127.0.0.0/104` parsed, but
+    /// contained nothing, not even `::ffff:127.0.0.0`, since a mapped address is compared in
+    /// its IPv4 form; an allow list written that way silently allowed nothing.
+    #[test]
+    fn an_ipv4_mapped_range_contains_its_addresses_in_both_forms() {
+        let range: Cidr = "::ffff:127.0.0.0/104".parse().unwrap();
+        assert_eq!(range.to_string(), "127.0.0.0/8");
+        for ip in ["::ffff:127.0.0.0", "::ffff:127.1.2.3", "127.0.0.1"] {
+            assert!(range.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!range.contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(!range.contains("::127.0.0.1".parse().unwrap()));
+        let guard = Guard::new(vec![range]);
+        assert_eq!(
+            guard.check_url(&url("http://[::ffff:127.0.0.1]:8080/")),
+            Ok(())
+        );
+        assert_eq!(
+            "::ffff:0:0/96".parse::<Cidr>().map(|c| c.to_string()),
+            Ok("0.0.0.0/0".into())
+        );
+        assert_eq!(
+            "::/80".parse::<Cidr>().map(|c| c.to_string()),
+            Ok("::/80".into())
+        );
     }
 }

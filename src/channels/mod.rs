@@ -279,37 +279,43 @@ struct TypeOnly {
 /// Load one channel file: read `type` first, then the concrete config with unknown keys refused.
 pub fn load(path: &Path) -> Result<Channel, Diagnostic> {
     let source = toml_file::read(path)?;
+    parse(path, &source)
+}
+
+/// Parse `source`, the text of the channel file at `path` (which names the channel and
+/// locates problems; nothing is read from it), as [`load`] does.
+pub fn parse(path: &Path, source: &str) -> Result<Channel, Diagnostic> {
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let head: TypeOnly = toml_file::parse(path, &source)?;
+    let head: TypeOnly = toml_file::parse(path, source)?;
     let Some(ty) = head.ty else {
         return Err(
             Diagnostic::new(format!("channel file `{}` has no `type`", path.display()))
-                .at(Location::at_offset(path, &source, 0))
+                .at(Location::at_offset(path, source, 0))
                 .field("type")
                 .hint(format!("add `type = \"…\"`, one of {}", backticked(TYPES))),
         );
     };
     let config = match ty.get_ref().as_str() {
-        "email" => Config::Email(toml_file::parse(path, &source)?),
-        "slack" => Config::Slack(toml_file::parse(path, &source)?),
-        "teams" => Config::Teams(toml_file::parse(path, &source)?),
-        "discord" => Config::Discord(toml_file::parse(path, &source)?),
-        "mattermost" => Config::Mattermost(toml_file::parse(path, &source)?),
-        "google-chat" => Config::GoogleChat(toml_file::parse(path, &source)?),
-        "intercom" => Config::Intercom(toml_file::parse(path, &source)?),
-        "webhook" => Config::Webhook(toml_file::parse(path, &source)?),
-        "widget" => Config::Widget(toml_file::parse(path, &source)?),
-        "file" => Config::File(toml_file::parse(path, &source)?),
+        "email" => Config::Email(toml_file::parse(path, source)?),
+        "slack" => Config::Slack(toml_file::parse(path, source)?),
+        "teams" => Config::Teams(toml_file::parse(path, source)?),
+        "discord" => Config::Discord(toml_file::parse(path, source)?),
+        "mattermost" => Config::Mattermost(toml_file::parse(path, source)?),
+        "google-chat" => Config::GoogleChat(toml_file::parse(path, source)?),
+        "intercom" => Config::Intercom(toml_file::parse(path, source)?),
+        "webhook" => Config::Webhook(toml_file::parse(path, source)?),
+        "widget" => Config::Widget(toml_file::parse(path, source)?),
+        "file" => Config::File(toml_file::parse(path, source)?),
         other => {
             let hint = match closest(other, TYPES) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("use one of {}", backticked(TYPES)),
             };
             return Err(Diagnostic::new(format!("`{other}` is not a channel type"))
-                .at(Location::at_offset(path, &source, ty.span().start))
+                .at(Location::at_offset(path, source, ty.span().start))
                 .field("type")
                 .hint(hint));
         }

@@ -129,6 +129,12 @@ impl Kind {
 /// Load the kind file at `path`, checking that `[channels.X]` names a known channel type.
 pub fn load(path: &Path, channel_types: &[&str]) -> Result<Kind, Vec<Diagnostic>> {
     let source = toml_file::read(path).map_err(|d| vec![d])?;
+    parse(path, source, channel_types)
+}
+
+/// Parse `source`, the text of the kind file at `path` (which names the kind and its fields
+/// and locates problems; nothing is read from it), as [`load`] does.
+pub fn parse(path: &Path, source: String, channel_types: &[&str]) -> Result<Kind, Vec<Diagnostic>> {
     let file: KindFile = toml_file::parse(path, &source).map_err(|d| vec![d])?;
     let name = path
         .file_stem()
