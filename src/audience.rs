@@ -609,6 +609,20 @@ impl Lines {
         }
     }
 
+    /// The next line as row `number - before` (the lines before the first row: the header's)
+    /// and its length, `None` at the end, or the row that says the rest cannot be read.
+    fn next_row(&mut self, before: u64) -> Result<Option<(u64, usize)>, BadRow> {
+        match self.read() {
+            Ok(line) => Ok(line.map(|length| (self.number - before, length))),
+            Err(e) => Err(BadRow {
+                row: self.number + 1 - before,
+                id: None,
+                field: WHOLE_ROW.into(),
+                reason: format!("the rest of the file cannot be read: {e}"),
+            }),
+        }
+    }
+
     /// Read the next line: its length in bytes (all of it, also when longer than what
     /// `buffer` keeps), or `None` at the end of the file.
     fn read(&mut self) -> io::Result<Option<usize>> {
@@ -758,20 +772,14 @@ impl CsvSource {
     /// (and counted).
     fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
         while !self.done {
-            let length = match self.lines.read() {
-                Ok(Some(length)) => length,
+            let (row, length) = match self.lines.next_row(self.header_line) {
+                Ok(Some(line)) => line,
                 Ok(None) => break,
-                Err(e) => {
+                Err(bad) => {
                     self.done = true;
-                    return Some(Err(BadRow {
-                        row: self.lines.number + 1 - self.header_line,
-                        id: None,
-                        field: WHOLE_ROW.into(),
-                        reason: format!("the rest of the file cannot be read: {e}"),
-                    }));
+                    return Some(Err(bad));
                 }
             };
-            let row = self.lines.number - self.header_line;
             if length == 0 {
                 continue;
             }
@@ -1054,20 +1062,14 @@ impl JsonLinesSource {
     /// The next non-blank line as a raw row, a broken line, or `None` at the end.
     fn next_raw(&mut self) -> Option<Result<RawRow, BadRow>> {
         while !self.done {
-            let length = match self.lines.read() {
-                Ok(Some(length)) => length,
+            let (row, length) = match self.lines.next_row(0) {
+                Ok(Some(line)) => line,
                 Ok(None) => break,
-                Err(e) => {
+                Err(bad) => {
                     self.done = true;
-                    return Some(Err(BadRow {
-                        row: self.lines.number + 1,
-                        id: None,
-                        field: WHOLE_ROW.into(),
-                        reason: format!("the rest of the file cannot be read: {e}"),
-                    }));
+                    return Some(Err(bad));
                 }
             };
-            let row = self.lines.number;
             if length > MAX_LINE_BYTES {
                 return Some(Err(line_too_long(row, length)));
             }

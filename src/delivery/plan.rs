@@ -232,46 +232,12 @@ mod tests {
     use super::*;
     use crate::channels::file;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{IncidentRow, NewUpdate, Telling};
-    use crate::template::{Impact, Status};
     use std::io::Write;
 
     /// A store in `dir` with one update of incident `INC-1`, not planned yet.
     async fn store_with_update(dir: &std::path::Path) -> (SqliteStore, Update) {
-        let url = format!("sqlite:{}", dir.join("crier.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
         let now = jiff::Timestamp::from_second(1_795_000_000).unwrap();
-        let incident = IncidentRow {
-            id: "INC-1".into(),
-            title: "Checkout is failing".into(),
-            status: Status::Investigating,
-            impact: Impact::Major,
-            components: Vec::new(),
-            started_at: now,
-            resolved_at: None,
-        };
-        let update = NewUpdate {
-            kind: "outage-notice".into(),
-            status: Status::Investigating,
-            slots: BTreeMap::new(),
-            fingerprint: "f".into(),
-            content_sha256: "c".into(),
-            approved_by: "test".into(),
-            sent_by: "test".into(),
-            channels: vec!["outbox".into()],
-            audience: None,
-            headline: "h".into(),
-            summary: "s".into(),
-            next_update_at: None,
-        };
-        let told = Telling {
-            incident: &incident,
-            update: &update,
-            follow_up: None,
-            cancel_follow_ups: false,
-        };
-        let update = store.tell(told, now).await.unwrap().update;
-        (store, update)
+        crate::store::sqlite::with_one_update(dir, "outbox", now).await
     }
 
     #[tokio::test]

@@ -1216,11 +1216,55 @@ impl Store for SqliteStore {
     }
 }
 
+/// For tests across the crate: a journal in `dir` with one update of incident `INC-1` on
+/// `channel`, told at `now` and not planned yet.
+#[cfg(test)]
+pub(crate) async fn with_one_update(
+    dir: &std::path::Path,
+    channel: &str,
+    now: jiff::Timestamp,
+) -> (SqliteStore, Update) {
+    use crate::store::NewUpdate;
+    use crate::template::{Impact, Status};
+    let url = format!("sqlite:{}", dir.join("crier.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let incident = IncidentRow {
+        id: "INC-1".into(),
+        title: "Checkout is failing".into(),
+        status: Status::Investigating,
+        impact: Impact::Major,
+        components: Vec::new(),
+        started_at: now,
+        resolved_at: None,
+    };
+    let new = NewUpdate {
+        kind: "outage-notice".into(),
+        status: Status::Investigating,
+        slots: BTreeMap::new(),
+        fingerprint: "f".into(),
+        content_sha256: "c".into(),
+        approved_by: "test".into(),
+        sent_by: "test".into(),
+        channels: vec![channel.into()],
+        audience: None,
+        headline: "h".into(),
+        summary: "s".into(),
+        next_update_at: None,
+    };
+    let told = Telling {
+        incident: &incident,
+        update: &new,
+        follow_up: None,
+        cancel_follow_ups: false,
+    };
+    let update = store.tell(told, now).await.unwrap().update;
+    (store, update)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{NewDelivery, NewUpdate};
-    use crate::template::{Impact, Status};
+    use crate::store::NewDelivery;
 
     fn at(secs: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(1_795_000_000 + secs).unwrap()
@@ -1228,38 +1272,7 @@ mod tests {
 
     /// A store with one update planned for `n` recipients on channel `hooks`.
     async fn planned(dir: &std::path::Path, n: usize) -> (SqliteStore, Update) {
-        let url = format!("sqlite:{}", dir.join("crier.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
-        let incident = IncidentRow {
-            id: "INC-1".into(),
-            title: "Checkout is failing".into(),
-            status: Status::Investigating,
-            impact: Impact::Major,
-            components: Vec::new(),
-            started_at: at(0),
-            resolved_at: None,
-        };
-        let new = NewUpdate {
-            kind: "outage-notice".into(),
-            status: Status::Investigating,
-            slots: BTreeMap::new(),
-            fingerprint: "f".into(),
-            content_sha256: "c".into(),
-            approved_by: "test".into(),
-            sent_by: "test".into(),
-            channels: vec!["hooks".into()],
-            audience: None,
-            headline: "h".into(),
-            summary: "s".into(),
-            next_update_at: None,
-        };
-        let told = Telling {
-            incident: &incident,
-            update: &new,
-            follow_up: None,
-            cancel_follow_ups: false,
-        };
-        let update = store.tell(told, at(0)).await.unwrap().update;
+        let (store, update) = with_one_update(dir, "hooks", at(0)).await;
         let batch = PlanBatch {
             deliveries: (0..n)
                 .map(|i| NewDelivery {
