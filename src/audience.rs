@@ -1119,9 +1119,9 @@ fn object_row(object: Map<String, Value>, row: u64) -> Result<RawRow, BadRow> {
                 id,
                 field: WHOLE_ROW.into(),
                 reason: format!(
-                    "a key of {} characters (`{}`); the limit is {MAX_COLUMN_NAME_CHARS} (shorten the key)",
-                    crate::diag::thousands(length),
-                    show(&key)
+                    "the key `{}` is {} characters long; the limit is {MAX_COLUMN_NAME_CHARS} (shorten the key)",
+                    show(&key),
+                    crate::diag::thousands(length)
                 ),
             });
         }
@@ -1932,7 +1932,7 @@ mod tests {
         assert_eq!(
             bad,
             [format!(
-                "row 1 (`c1`): a key of 65 characters (`{}`); the limit is 64 (shorten the key)",
+                "row 1 (`c1`): the key `{}` is 65 characters long; the limit is 64 (shorten the key)",
                 show(&long)
             )]
         );
