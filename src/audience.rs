@@ -977,6 +977,16 @@ fn check_column_name(
         )
         .hint("name the column, or delete it and its values"));
     }
+    if name == WHOLE_ROW {
+        return Err(header_problem(
+            path,
+            format!(
+                "column {} of the header of `{file}` is named `{WHOLE_ROW}`, which crier uses for problems with a whole row",
+                index + 1
+            ),
+        )
+        .hint("rename the column"));
+    }
     let length = name.chars().count();
     if length > MAX_COLUMN_NAME_CHARS {
         return Err(header_problem(
@@ -1112,6 +1122,16 @@ fn object_row(object: Map<String, Value>, row: u64) -> Result<RawRow, BadRow> {
         .and_then(|text| check_id(Some(&text)).ok());
     let mut raw = RawRow::new(row);
     for (key, value) in object {
+        if key == WHOLE_ROW {
+            return Err(BadRow {
+                row,
+                id,
+                field: WHOLE_ROW.into(),
+                reason: format!(
+                    "the key `{WHOLE_ROW}` cannot name a field: crier uses it for problems with a whole row (rename the key)"
+                ),
+            });
+        }
         let length = key.chars().count();
         if length > MAX_COLUMN_NAME_CHARS {
             return Err(BadRow {
@@ -1917,6 +1937,29 @@ mod tests {
                 "row 1: `id` `cus_\\u{202e}1` contains U+202E, an invisible character that changes how the text around it reads (delete it)",
                 "row 2 (`cus_2`): `email` `b\\u{200b}@example.com` contains U+200B, an invisible character that changes how the text around it reads (delete it)",
                 "row 3 (`cus_3`): `name` `Mal\\u{2066}lory` contains U+2066, an invisible character that changes how the text around it reads (delete it)",
+            ]
+        );
+    }
+
+    /// `*` marks a problem with a whole row (`BadRow::field`), so it cannot name a field too
+    /// (found by the audience fuzz target: `{"*":{"":1}}` read as a whole-row problem).
+    #[test]
+    fn a_column_or_key_named_like_the_whole_row_marker_is_refused() {
+        let (path, d) = open_err("a.csv", "id,*\n");
+        assert_eq!(
+            d.message,
+            format!(
+                "column 2 of the header of `{}` is named `*`, which crier uses for problems with a whole row",
+                path.display()
+            )
+        );
+        let (members, bad) = read("a.jsonl", "{\"*\":{\"\":1}}\n{\"id\":\"c2\",\"*\":\"x\"}\n");
+        assert!(members.is_empty());
+        assert_eq!(
+            bad,
+            [
+                "row 1: the key `*` cannot name a field: crier uses it for problems with a whole row (rename the key)",
+                "row 2 (`c2`): the key `*` cannot name a field: crier uses it for problems with a whole row (rename the key)",
             ]
         );
     }
