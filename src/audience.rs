@@ -1198,8 +1198,9 @@ fn segment_list(items: Vec<Value>) -> Result<Vec<String>, &'static str> {
     let mut segments = Vec::with_capacity(items.len());
     for item in items {
         match item {
-            Value::String(s) if s.trim().is_empty() => {}
-            Value::String(s) => segments.push(s.trim().to_string()),
+            // Split as a CSV `segments` value is: `"pro;us"` is two segments, never one that
+            // `--audience pro` cannot match (found by the audience fuzz target).
+            Value::String(s) => segments.extend(split_segments(&s)),
             other => return Err(json_kind(&other)),
         }
     }
@@ -1939,6 +1940,16 @@ mod tests {
                 "row 3 (`cus_3`): `name` `Mal\\u{2066}lory` contains U+2066, an invisible character that changes how the text around it reads (delete it)",
             ]
         );
+    }
+
+    #[test]
+    fn a_segment_in_a_json_array_is_split_on_semicolons_as_in_csv() {
+        let (members, bad) = read(
+            "a.jsonl",
+            "{\"id\":\"c1\",\"segments\":[\"eu\",\" pro; us \",\";\",\"\"]}\n",
+        );
+        assert_eq!(bad, Vec::<String>::new());
+        assert_eq!(members[0].segments, ["eu", "pro", "us"]);
     }
 
     /// `*` marks a problem with a whole row (`BadRow::field`), so it cannot name a field too
