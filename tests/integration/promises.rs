@@ -97,11 +97,7 @@ async fn a_missed_promise_nudges_the_people_on_duty_once_and_the_holding_update_
 
     // With the holding update on, it goes out once when the promise is missed by 5 minutes
     // (here already), to the customers' channels, and the people on duty are not nudged again.
-    let config = p.read("crier.toml");
-    p.write(
-        "crier.toml",
-        &format!("{config}\n[promises]\nauto_holding_update = true\n"),
-    );
+    p.append("crier.toml", "\n[promises]\nauto_holding_update = true\n");
     let said = run_due(&p, "2026-11-26T13:51:00Z", &url);
     assert!(said.contains("INC-1: the update promised for 14:35 CET was missed; sending the holding update (schedule 1)"), "{said}");
     assert!(
@@ -144,11 +140,7 @@ async fn a_missed_promise_nudges_the_people_on_duty_once_and_the_holding_update_
 #[test]
 fn check_refuses_a_holding_update_that_could_not_be_sent() {
     let p = Project::init();
-    let config = p.read("crier.toml");
-    p.write(
-        "crier.toml",
-        &format!("{config}\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nnext_update = \"in 30 minutes\"\n"),
-    );
+    p.append("crier.toml", "\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nnext_update = \"in 30 minutes\"\n");
     let out = p.crier(&["check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
@@ -167,11 +159,7 @@ fn check_refuses_a_holding_update_that_could_not_be_sent() {
 #[test]
 fn a_holding_update_without_a_next_update_promises_the_default() {
     let p = Project::init();
-    let config = p.read("crier.toml");
-    p.write(
-        "crier.toml",
-        &format!("{config}\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nprogress = \"We're on it.\"\n"),
-    );
+    p.append("crier.toml", "\n[promises]\nauto_holding_update = true\n[promises.holding_set]\nprogress = \"We're on it.\"\n");
     let out = p.crier(&["check"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }

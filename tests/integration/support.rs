@@ -88,6 +88,12 @@ impl Project {
         std::fs::write(path, contents).expect("write project file");
     }
 
+    /// Add `text` at the end of file `rel` (a table to `crier.toml`, say).
+    pub fn append(&self, rel: &str, text: &str) {
+        let before = self.read(rel);
+        self.write(rel, &format!("{before}{text}"));
+    }
+
     /// Replace the one occurrence of `from` in file `rel` with `to`.
     pub fn edit(&self, rel: &str, from: &str, to: &str) {
         let text = self.read(rel);
