@@ -256,6 +256,16 @@ pub struct Running {
     err: PathBuf,
 }
 
+/// A test that fails while its child runs (a `crier serve`, a blast) does not leave it running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Start `cmd`, its output into `{dir}/{name}.out` and `.err`.
 pub fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Running {
     let out = dir.join(format!("{name}.out"));
