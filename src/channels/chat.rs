@@ -143,7 +143,7 @@ impl crate::delivery::transport::Transport for Chat {
     ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
         let answer = super::http::post(
             &self.client,
-            self.url.expose(),
+            self.url.expose().clone(),
             &[],
             body,
             self.platform.name(),

@@ -60,18 +60,18 @@ pub struct Answer {
 /// the guard refuses is a permanent failure, and nothing is sent.
 pub async fn post(
     client: &Client,
-    url: &url::Url,
+    url: url::Url,
     headers: &[(&str, String)],
     body: Vec<u8>,
     what: &str,
 ) -> Result<Answer, SendError> {
     client
         .guard
-        .check_url(url)
+        .check_url(&url)
         .map_err(|refused| refusal(&refused, what))?;
     let mut request = client
         .http
-        .post(url.clone())
+        .post(url)
         .header("content-type", "application/json")
         .body(body);
     for (name, value) in headers {
@@ -224,7 +224,7 @@ mod tests {
     async fn a_connection_closed_after_the_request_is_in_doubt() {
         let url = answer_once(b"").await;
         let client = client(Duration::from_secs(5), &loopback()).unwrap();
-        let error = post(&client, &url, &[], b"{}".to_vec(), "the Slack webhook")
+        let error = post(&client, url, &[], b"{}".to_vec(), "the Slack webhook")
             .await
             .err()
             .expect("no answer came");
@@ -274,7 +274,7 @@ mod tests {
             "[::ffff:127.0.0.1]",
         ] {
             let url = url::Url::parse(&format!("http://{host}:{port}/T0KEN")).unwrap();
-            let error = post(&client, &url, &[], b"{}".to_vec(), "the webhook")
+            let error = post(&client, url, &[], b"{}".to_vec(), "the webhook")
                 .await
                 .err()
                 .unwrap_or_else(|| panic!("{host} was reached"));
@@ -324,7 +324,7 @@ mod tests {
         let client = client(Duration::from_secs(5), &loopback()).unwrap();
         for host in ["127.0.0.1", "localhost"] {
             let url = url::Url::parse(&format!("http://{host}:{port}/hook")).unwrap();
-            let answer = post(&client, &url, &[], b"{}".to_vec(), "the webhook")
+            let answer = post(&client, url, &[], b"{}".to_vec(), "the webhook")
                 .await
                 .unwrap_or_else(|e| panic!("{host}: {e:?}"));
             assert_eq!(answer.status, 200);
@@ -336,7 +336,7 @@ mod tests {
     async fn a_body_cut_short_keeps_the_status() {
         let url = answer_once(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"id\":").await;
         let client = client(Duration::from_secs(5), &loopback()).unwrap();
-        let answer = post(&client, &url, &[], b"{}".to_vec(), "the webhook")
+        let answer = post(&client, url, &[], b"{}".to_vec(), "the webhook")
             .await
             .expect("the status arrived: the receiver answered");
         assert_eq!(answer.status, 200);
@@ -350,7 +350,7 @@ mod tests {
         )
         .await;
         let client = client(Duration::from_secs(5), &loopback()).unwrap();
-        let answer = post(&client, &url, &[], b"{}".to_vec(), "the webhook")
+        let answer = post(&client, url, &[], b"{}".to_vec(), "the webhook")
             .await
             .unwrap();
         assert_eq!(answer.status, 429);

@@ -162,7 +162,7 @@ impl crate::delivery::transport::Transport for Intercom {
             disable_endpoint: false,
         })?;
         let answer =
-            super::http::post(&self.client, &url, &headers, body, "the Intercom API").await?;
+            super::http::post(&self.client, url, &headers, body, "the Intercom API").await?;
         super::http::check(&answer, false)?;
         Ok(super::http::receipt(&answer))
     }

@@ -312,7 +312,7 @@ impl crate::delivery::transport::Transport for Webhooks {
             headers = super::signing::headers(&self.keys, &post.id, timestamp, &post.body).into();
         }
         let answer =
-            super::http::post(&self.client, &post.url, &headers, post.body, "the webhook").await?;
+            super::http::post(&self.client, post.url, &headers, post.body, "the webhook").await?;
         super::http::check(&answer, true)?;
         Ok(crate::delivery::Receipt {
             provider_id: Some(post.id),
