@@ -12,7 +12,7 @@ use crate::crash::{
     BLAST, RECIPIENTS, Receiver, SECRET_VAR, check_deliveries, crier, hooks_project,
     reported_in_doubt, scratch, spawn, status_json,
 };
-use crate::support::{Project, stderr, stdout};
+use crate::support::{Project, files, stderr, stdout};
 
 /// Slow enough that 2,000 messages take seconds, so the halt lands mid-way.
 const DELAY: Duration = Duration::from_millis(5);
@@ -208,20 +208,6 @@ fn leaks(bytes: &[u8]) -> Vec<String> {
         .into_iter()
         .filter(|c| bytes.windows(c.len()).any(|w| w == c.as_bytes()))
         .collect()
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            all.extend(files(&path));
-        } else {
-            all.push(path);
-        }
-    }
-    all
 }
 
 /// A project with an email, a Slack and a webhook channel, each with a canary secret; email

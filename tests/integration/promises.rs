@@ -6,7 +6,7 @@
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{OUTAGE, Project, stderr, stdout};
+use crate::support::{OUTAGE, Project, files, stderr, stdout};
 
 /// `crier run-due` at `at`, with the ops Slack webhook at `url`.
 fn run_due(p: &Project, at: &str, url: &str) -> String {
@@ -196,9 +196,8 @@ fn an_update_without_a_next_update_promises_the_default() {
         latest["next_update_at"], "2026-11-26T14:20:00Z",
         "{shown:#}"
     );
-    let summaries = std::fs::read_dir(p.root().join("outbox"))
-        .unwrap()
-        .flat_map(|d| walk(&d.unwrap().path()))
+    let summaries = files(&p.root().join("outbox"))
+        .into_iter()
         .filter(|f| f.ends_with("summary.txt"))
         .map(|f| std::fs::read_to_string(f).unwrap())
         .filter(|s| s.contains("We're still on it"))
@@ -247,16 +246,4 @@ fn a_cleared_next_update_is_refused_naming_both_ways_to_give_one() {
         ),
         "{err}"
     );
-}
-
-/// Every file under `path`.
-fn walk(path: &std::path::Path) -> Vec<std::path::PathBuf> {
-    if path.is_dir() {
-        std::fs::read_dir(path)
-            .unwrap()
-            .flat_map(|d| walk(&d.unwrap().path()))
-            .collect()
-    } else {
-        vec![path.to_path_buf()]
-    }
 }
