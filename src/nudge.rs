@@ -4,9 +4,9 @@
 //! many workers poll; a failed send is tried again on a later pass.
 
 use crate::audience::Member;
+use crate::channels::transport::{Job, Transport};
 use crate::channels::{Channel, Meta};
 use crate::delivery::blast::{Built, build};
-use crate::delivery::transport::{Job, Transport};
 use crate::project::Project;
 use crate::store::{IncidentRow, Store};
 use crate::template::{Inputs, Markdown, Message, Recipient, Rendered};

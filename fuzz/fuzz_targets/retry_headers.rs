@@ -1,4 +1,4 @@
-//! The parsers of what a server answers (`delivery::retry`, `channels::http`, `channels::smtp`):
+//! The parsers of what a server answers (`channels::classify`, `channels::http`, `channels::smtp`):
 //! `Retry-After` (seconds or an HTTP date), Discord's `retry_after` body, the classification
 //! of an HTTP status or SMTP reply with the server's text, the provider id of a JSON answer,
 //! and the SMTP server address. Never a panic; seconds and dates round-trip; a reason is one
@@ -8,10 +8,10 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use crier::channels::{http, smtp};
-use crier::delivery::SendError;
-use crier::delivery::retry::{
+use crier::channels::classify::{
     classify_http, classify_smtp, discord_retry_after, parse_retry_after,
 };
+use crier::channels::transport::SendError;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 

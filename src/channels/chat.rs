@@ -111,13 +111,10 @@ impl Chat {
     }
 }
 
-impl crate::delivery::transport::Transport for Chat {
+impl super::transport::Transport for Chat {
     type Payload = Vec<u8>;
 
-    fn prepare(
-        &self,
-        job: &crate::delivery::transport::Job<'_>,
-    ) -> Result<Vec<u8>, super::FormatError> {
+    fn prepare(&self, job: &super::transport::Job<'_>) -> Result<Vec<u8>, super::FormatError> {
         let ty = match self.platform {
             Platform::Slack => "slack",
             Platform::Teams => "teams",
@@ -140,7 +137,7 @@ impl crate::delivery::transport::Transport for Chat {
     async fn send(
         &self,
         body: Vec<u8>,
-    ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+    ) -> Result<super::transport::Receipt, super::transport::SendError> {
         let answer = super::http::post(
             &self.client,
             self.url.expose().clone(),

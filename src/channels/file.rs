@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::transport::{Job, Transport};
+use super::transport::{Receipt, SendError};
 use super::{FORMATS, FormatError, email, per_recipient};
-use crate::delivery::transport::{Job, Transport};
-use crate::delivery::{Receipt, SendError};
 
 /// `channels/NAME.toml` for `type = "file"`.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::delivery::retry::{classify_http, discord_retry_after, parse_retry_after};
-use crate::delivery::{Receipt, SendError};
+use super::classify::{classify_http, discord_retry_after, parse_retry_after};
+use super::transport::{Receipt, SendError};
 use crate::network::{Guard, Refused};
 use crate::secret::Scrubber;
 

@@ -124,12 +124,12 @@ impl Intercom {
     }
 }
 
-impl crate::delivery::transport::Transport for Intercom {
+impl super::transport::Transport for Intercom {
     type Payload = (String, Vec<u8>);
 
     fn prepare(
         &self,
-        job: &crate::delivery::transport::Job<'_>,
+        job: &super::transport::Job<'_>,
     ) -> Result<Self::Payload, super::FormatError> {
         let m = job.rendered.message_for("intercom");
         let html = body_html(m);
@@ -151,13 +151,13 @@ impl crate::delivery::transport::Transport for Intercom {
     async fn send(
         &self,
         (url, body): Self::Payload,
-    ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+    ) -> Result<super::transport::Receipt, super::transport::SendError> {
         let headers = [
             ("authorization", format!("Bearer {}", self.token.expose())),
             ("intercom-version", "2.11".to_string()),
             ("accept", "application/json".to_string()),
         ];
-        let url = url::Url::parse(&url).map_err(|e| crate::delivery::SendError::Permanent {
+        let url = url::Url::parse(&url).map_err(|e| super::transport::SendError::Permanent {
             reason: format!("cannot make the request to the Intercom API: {e}"),
             disable_endpoint: false,
         })?;

@@ -6,6 +6,7 @@
 //! `type` to its config, and [`formats`] maps a type to the outputs it produces.
 
 pub mod chat;
+pub mod classify;
 pub mod discord;
 pub mod email;
 pub mod file;
@@ -19,6 +20,7 @@ pub mod slack;
 pub mod smtp;
 pub mod summary;
 pub mod teams;
+pub mod transport;
 pub mod webhook;
 pub mod widget;
 

@@ -15,10 +15,10 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::response::Response;
 
 use super::FormatError;
+use super::classify::classify_smtp;
 use super::email::{self, Config};
-use crate::delivery::retry::classify_smtp;
-use crate::delivery::transport::{Job, Transport};
-use crate::delivery::{Receipt, SendError};
+use super::transport::{Job, Transport};
+use super::transport::{Receipt, SendError};
 use crate::secret::{self, Secret};
 
 /// How to reach the SMTP server, from `smtp_url`.

@@ -261,13 +261,10 @@ pub fn webhook_id(key: &str) -> String {
     format!("msg_{key}")
 }
 
-impl crate::delivery::transport::Transport for Webhooks {
+impl super::transport::Transport for Webhooks {
     type Payload = Post;
 
-    fn prepare(
-        &self,
-        job: &crate::delivery::transport::Job<'_>,
-    ) -> Result<Post, super::FormatError> {
+    fn prepare(&self, job: &super::transport::Job<'_>) -> Result<Post, super::FormatError> {
         let m = job.rendered.message_for("webhook");
         // Sized for a typical event (2–3 KB), so it is not copied over and over as it grows.
         let mut body = Vec::with_capacity(4096);
@@ -305,7 +302,7 @@ impl crate::delivery::transport::Transport for Webhooks {
     async fn send(
         &self,
         post: Post,
-    ) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
+    ) -> Result<super::transport::Receipt, super::transport::SendError> {
         let timestamp = jiff::Timestamp::now().as_second();
         let mut headers: Vec<(&str, String)> = vec![("webhook-id", post.id.clone())];
         if !self.keys.is_empty() {
@@ -314,7 +311,7 @@ impl crate::delivery::transport::Transport for Webhooks {
         let answer =
             super::http::post(&self.client, post.url, &headers, post.body, "the webhook").await?;
         super::http::check(&answer, true)?;
-        Ok(crate::delivery::Receipt {
+        Ok(super::transport::Receipt {
             provider_id: Some(post.id),
         })
     }

@@ -42,16 +42,16 @@ pub fn state(m: &Message, meta: &Meta<'_>) -> Value {
 #[derive(Debug, Default)]
 pub struct Widget;
 
-impl crate::delivery::transport::Transport for Widget {
+impl super::transport::Transport for Widget {
     type Payload = ();
 
-    fn prepare(&self, job: &crate::delivery::transport::Job<'_>) -> Result<(), super::FormatError> {
+    fn prepare(&self, job: &super::transport::Job<'_>) -> Result<(), super::FormatError> {
         let _ = state(job.rendered.message_for("widget"), &job.meta);
         Ok(())
     }
 
-    async fn send(&self, (): ()) -> Result<crate::delivery::Receipt, crate::delivery::SendError> {
-        Ok(crate::delivery::Receipt {
+    async fn send(&self, (): ()) -> Result<super::transport::Receipt, super::transport::SendError> {
+        Ok(super::transport::Receipt {
             provider_id: Some("timeline".into()),
         })
     }

@@ -105,8 +105,8 @@ pub fn settings(channel: &Channel) -> Settings {
         burst: knobs.1.unwrap_or(burst),
         max_in_flight: knobs.2.unwrap_or(in_flight) as usize,
         timeout: Duration::from_secs(knobs.3.unwrap_or(timeout)),
-        resend_in_doubt: knobs.4 == InDoubt::Resend,
         policy: RetryPolicy {
+            resend_in_doubt: knobs.4 == InDoubt::Resend,
             max_attempts: knobs
                 .5
                 .unwrap_or(RetryPolicy::default().max_attempts)

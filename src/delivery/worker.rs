@@ -20,10 +20,9 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use super::retry::{Decision, RetryPolicy};
-use super::transport::{Job, Transport};
-use super::{Receipt, SendError};
 use crate::audience::Member;
 use crate::channels::Meta;
+use crate::channels::transport::{Job, Receipt, SendError, Transport};
 use crate::project::Project;
 use crate::store::{self, Delivery, Outcome, Store, Update};
 use crate::template::{Engine, Incident, Inputs, Recipient};
@@ -79,9 +78,7 @@ pub struct Settings {
     pub burst: u32,
     pub max_in_flight: usize,
     pub timeout: Duration,
-    /// Rows found in doubt (after a crash or a timeout) are sent again with the same id;
-    /// `false`: skipped and listed for the operator.
-    pub resend_in_doubt: bool,
+    /// Retries, and what happens to rows found in doubt (after a crash or a timeout).
     pub policy: RetryPolicy,
 }
 
@@ -205,7 +202,7 @@ pub async fn run<S: Store + 'static, T: Transport>(
     let now = jiff::Timestamp::now();
     let in_doubt = blast
         .store
-        .recover(update, &channel, settings.resend_in_doubt, now)
+        .recover(update, &channel, settings.policy.resend_in_doubt, now)
         .await?;
     stats
         .in_doubt
@@ -555,26 +552,11 @@ fn decide<S, T>(lane: &Lane<S, T>, d: &Delivery, error: &SendError) -> Outcome {
             error: error.to_string(),
         },
         Decision::Fail { reason } => Outcome::Failed { error: reason },
-        Decision::InDoubt { reason } => {
-            // Resent after the same back-off a transient failure gets, never back to back.
-            let transient = SendError::Transient {
-                reason: reason.clone(),
-                retry_after: None,
-            };
-            let policy = &lane.settings.policy;
-            match policy.decide(&transient, d.attempts, d.first_attempt_at, now, &mut rng) {
-                Decision::RetryAt(at) => Outcome::InDoubt {
-                    resend: lane.settings.resend_in_doubt,
-                    at,
-                    error: reason,
-                },
-                _ => Outcome::InDoubt {
-                    resend: lane.settings.resend_in_doubt,
-                    at: now,
-                    error: reason,
-                },
-            }
-        }
+        Decision::InDoubt { reason, resend, at } => Outcome::InDoubt {
+            resend,
+            at,
+            error: reason,
+        },
     }
 }
 
