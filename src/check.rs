@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::channels::{self, Config, FORMATS, Meta};
+use crate::channels::{self, FORMATS, Meta};
 use crate::diag::{Diagnostic, Diagnostics, backticked, closest};
 use crate::project::Project;
 use crate::script;
@@ -123,18 +123,11 @@ fn holding_update(p: &Project, targets: &BTreeSet<String>, now: jiff::Timestamp)
 pub fn target_formats(p: &Project, problems: &mut Diagnostics) -> BTreeSet<String> {
     let mut targets = BTreeSet::from(["summary".to_string()]);
     for channel in p.customer_channels() {
-        match &channel.config {
-            Config::File(f) => {
-                for format in &f.formats {
-                    if FORMATS.contains(&format.as_str()) {
-                        targets.insert(format.clone());
-                    } else {
-                        problems.push(unknown_format(channel, format));
-                    }
-                }
-            }
-            _ => {
-                targets.insert(channel.type_name().to_string());
+        for format in channel.config.sends() {
+            if FORMATS.contains(&format.as_str()) {
+                targets.insert(format);
+            } else {
+                problems.push(unknown_format(channel, &format));
             }
         }
     }

@@ -4,9 +4,10 @@
 //! many workers poll; a failed send is tried again on a later pass.
 
 use crate::audience::Member;
+use crate::channels::registry::Drive;
 use crate::channels::transport::{Job, Transport};
 use crate::channels::{Channel, Meta};
-use crate::delivery::blast::{Built, build};
+use crate::delivery::blast::build;
 use crate::project::Project;
 use crate::store::{IncidentRow, Store};
 use crate::template::{Inputs, Markdown, Message, Recipient, Rendered};
@@ -93,13 +94,7 @@ async fn post(
     nudge: &Nudge,
     now: jiff::Timestamp,
 ) -> Result<(), String> {
-    let Built::Chat(chat) = build(channel, &project.config, &nudge.incident.id, 0)? else {
-        return Err(format!(
-            "channel `{}` is a `{}` channel; only chat channels can be internal",
-            channel.name,
-            channel.type_name()
-        ));
-    };
+    let built = build(channel, &project.config, &nudge.incident.id, 0)?;
     let message = Message {
         subject: nudge.headline.clone(),
         headline: nudge.headline.clone(),
@@ -141,9 +136,24 @@ async fn post(
         },
         engine: &project.engine,
     };
-    let payload = chat.prepare(&job).map_err(|e| e.to_string())?;
-    chat.send(payload)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    built.drive(Post(&job)).await
+}
+
+/// One nudge, posted through the channel's own transport.
+struct Post<'a>(&'a Job<'a>);
+
+impl<'a> Drive for Post<'a> {
+    type Output = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+    fn drive<T: Transport>(self, transport: T) -> Self::Output {
+        let job = self.0;
+        Box::pin(async move {
+            let payload = transport.prepare(job).map_err(|e| e.to_string())?;
+            transport
+                .send(payload)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
 }

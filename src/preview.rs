@@ -39,7 +39,7 @@ pub fn outputs(
     let mut outputs = Vec::new();
     let mut problems = Diagnostics::default();
     for format in wanted.iter().filter(|f| **f != "call-script") {
-        let (rendered, inputs) = if channels::per_recipient(format) {
+        let (rendered, inputs) = if channels::personal(format) {
             (&for_person, person)
         } else {
             (&for_everyone, everyone)

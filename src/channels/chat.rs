@@ -4,8 +4,11 @@
 
 use serde::Deserialize;
 
+use super::registry::{Build, ChannelType, Defaults, HasKnobs, Knobs};
+use super::{FormatError, Meta, Output};
 use crate::network::Guard;
 use crate::secret::{Scrubber, Secret};
+use crate::template::{Engine, Message};
 
 /// `channels/NAME.toml` for `type = "slack" | "teams" | "discord" | "mattermost" | "google-chat"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +50,114 @@ pub enum Platform {
     GoogleChat,
 }
 
+/// The registry entry of the chat platform `P`: the five share the config, the transport and
+/// the checks, and differ in the payload and the pace.
+pub struct On<P>(std::marker::PhantomData<P>);
+
+/// A chat platform's module names its [`Platform`] with a marker type implementing this.
+pub trait OnPlatform {
+    const PLATFORM: Platform;
+}
+
+impl<P: OnPlatform> ChannelType for On<P> {
+    const NAME: &'static str = P::PLATFORM.type_name();
+    const DEFAULTS: Defaults = P::PLATFORM.defaults();
+    type Config = Config;
+    type Transport = Chat;
+
+    fn build(config: &Config, at: &Build<'_>) -> Result<Chat, String> {
+        Chat::new(P::PLATFORM, config, at.timeout, at.guard)
+    }
+
+    fn knobs(config: &Config) -> Knobs {
+        config.knobs()
+    }
+
+    fn outputs(_: &Engine, m: &Message, meta: &Meta<'_>) -> Result<Vec<Output>, FormatError> {
+        let value = P::PLATFORM.payload(m, meta, None)?;
+        Ok(vec![Output::json(P::PLATFORM.file(), &value)])
+    }
+
+    fn is_internal(config: &Config) -> bool {
+        config.internal
+    }
+
+    fn secret_vars(config: &Config) -> Vec<(&'static str, &str)> {
+        vec![("url_env", config.url_env.as_str())]
+    }
+
+    fn check_values(config: &Config, guard: &Guard) -> Vec<(&'static str, String)> {
+        let var = &config.url_env;
+        let Ok(url) = crate::secret::from_env(var, "url_env") else {
+            return Vec::new(); // a missing secret is reported by the secrets check
+        };
+        let problem = match crate::config::check_url(url.expose()) {
+            Err(_) => {
+                format!("the value of `{var}` is not a web address (it must start with `https://`)")
+            }
+            Ok(url) => match guard.check_url(&url) {
+                Ok(()) => return Vec::new(),
+                Err(refused) => format!("the value of `{var}`: {refused}"),
+            },
+        };
+        vec![("url_env", problem)]
+    }
+}
+
 impl Platform {
+    /// The channel type, as written in `type = "…"`.
+    pub const fn type_name(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Teams => "teams",
+            Platform::Discord => "discord",
+            Platform::Mattermost => "mattermost",
+            Platform::GoogleChat => "google-chat",
+        }
+    }
+
+    /// The platform's documented pace: Slack 1 message per second per webhook, Discord 5 per
+    /// 2 s; the others are held to Slack's.
+    pub const fn defaults(self) -> Defaults {
+        let (per_second, burst) = match self {
+            Platform::Discord => (2.5, 5),
+            _ => (1.0, 1),
+        };
+        Defaults {
+            per_second: Some(per_second),
+            burst,
+            max_in_flight: 1,
+            timeout_secs: 15,
+        }
+    }
+
+    /// The file `preview` writes the payload to.
+    const fn file(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack.json",
+            Platform::Teams => "teams.json",
+            Platform::Discord => "discord.json",
+            Platform::Mattermost => "mattermost.json",
+            Platform::GoogleChat => "google-chat.json",
+        }
+    }
+
+    /// The JSON the platform's webhook is posted, for `message`.
+    fn payload(
+        self,
+        message: &Message,
+        meta: &Meta<'_>,
+        username: Option<&str>,
+    ) -> Result<serde_json::Value, FormatError> {
+        match self {
+            Platform::Slack => super::slack::payload(message, meta),
+            Platform::Teams => super::teams::payload(message, meta),
+            Platform::Discord => super::discord::payload(message, meta, username),
+            Platform::Mattermost => super::mattermost::payload(message, meta, username),
+            Platform::GoogleChat => super::google_chat::payload(message, meta),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Platform::Slack => "the Slack webhook",
@@ -114,23 +224,11 @@ impl Chat {
 impl super::transport::Transport for Chat {
     type Payload = Vec<u8>;
 
-    fn prepare(&self, job: &super::transport::Job<'_>) -> Result<Vec<u8>, super::FormatError> {
-        let ty = match self.platform {
-            Platform::Slack => "slack",
-            Platform::Teams => "teams",
-            Platform::Discord => "discord",
-            Platform::Mattermost => "mattermost",
-            Platform::GoogleChat => "google-chat",
-        };
-        let message = job.rendered.message_for(ty);
-        let username = self.username.as_deref();
-        let value = match self.platform {
-            Platform::Slack => super::slack::payload(message, &job.meta)?,
-            Platform::Teams => super::teams::payload(message, &job.meta)?,
-            Platform::Discord => super::discord::payload(message, &job.meta, username)?,
-            Platform::Mattermost => super::mattermost::payload(message, &job.meta, username)?,
-            Platform::GoogleChat => super::google_chat::payload(message, &job.meta)?,
-        };
+    fn prepare(&self, job: &super::transport::Job<'_>) -> Result<Vec<u8>, FormatError> {
+        let message = job.rendered.message_for(self.platform.type_name());
+        let value = self
+            .platform
+            .payload(message, &job.meta, self.username.as_deref())?;
         Ok(serde_json::to_vec(&value).expect("a JSON value always serializes"))
     }
 

@@ -9,9 +9,44 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::transport::{Job, Transport};
-use super::transport::{Receipt, SendError};
-use super::{FORMATS, FormatError, email, per_recipient};
+use super::registry::{Addressing, Build, ChannelType, Defaults};
+use super::transport::{Job, Receipt, SendError, Transport};
+use super::{FORMATS, FormatError, email, personal};
+use crate::network::Guard;
+
+/// `type = "file"` in the registry: writes what the other types would send, per recipient and
+/// for everyone, into a folder.
+pub struct Type;
+
+impl ChannelType for Type {
+    const NAME: &'static str = "file";
+    const OWN_FORMAT: bool = false;
+    const DEFAULTS: Defaults = Defaults::LOCAL;
+    type Config = Config;
+    type Transport = Files;
+
+    fn build(config: &Config, at: &Build<'_>) -> Result<Files, String> {
+        Files::new(config, at.root, at.incident, at.seq)
+    }
+
+    fn sends(config: &Config) -> Vec<String> {
+        config.formats.clone()
+    }
+
+    fn addressing(_: &Config) -> Addressing {
+        Addressing::Both
+    }
+
+    fn check_values(config: &Config, _: &Guard) -> Vec<(&'static str, String)> {
+        email::check_mailbox("from", &config.from)
+            .into_iter()
+            .collect()
+    }
+
+    fn outbox(files: &Files) -> Option<&Path> {
+        Some(files.dir())
+    }
+}
 
 /// `channels/NAME.toml` for `type = "file"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,10 +112,7 @@ impl Files {
 
     fn for_everyone(&self, job: &Job<'_>) -> Result<Vec<(PathBuf, Vec<u8>)>, FormatError> {
         let mut files = Vec::new();
-        for format in FORMATS
-            .iter()
-            .filter(|f| !per_recipient(f) && self.wants(f))
-        {
+        for format in FORMATS.iter().filter(|f| !personal(f) && self.wants(f)) {
             for o in super::formats(format, job.engine, job.rendered, &job.meta)? {
                 files.push((
                     self.dir.join("everyone").join(o.file),

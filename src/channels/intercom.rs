@@ -4,7 +4,70 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::template::Message;
+use super::registry::{Addressing, Build, ChannelType, Defaults, HasKnobs, Knobs};
+use super::{FormatError, Meta, Output};
+use crate::audience::Member;
+use crate::network::Guard;
+use crate::template::{Engine, Message};
+
+/// `type = "intercom"` in the registry: in-app messages per contact, or one News item.
+pub struct Type;
+
+impl ChannelType for Type {
+    const NAME: &'static str = "intercom";
+    const PERSONAL: bool = true;
+    /// Intercom allows 10,000 requests per minute.
+    const DEFAULTS: Defaults = Defaults {
+        per_second: Some(10_000.0 / 60.0),
+        burst: 20,
+        max_in_flight: 16,
+        timeout_secs: 30,
+    };
+    type Config = Config;
+    type Transport = Intercom;
+
+    fn build(config: &Config, at: &Build<'_>) -> Result<Intercom, String> {
+        Intercom::new(config, at.timeout, at.guard)
+    }
+
+    fn knobs(config: &Config) -> Knobs {
+        config.knobs()
+    }
+
+    fn outputs(_: &Engine, m: &Message, _: &Meta<'_>) -> Result<Vec<Output>, FormatError> {
+        let html = body_html(m);
+        let message = message_payload(m, &html, "123", "intercom-user-id");
+        Ok(vec![
+            Output::json("intercom.json", &message),
+            Output {
+                file: "intercom.html",
+                content: html,
+            },
+        ])
+    }
+
+    fn addressing(config: &Config) -> Addressing {
+        match config.mode {
+            Mode::Messages => Addressing::PerRecipient,
+            Mode::News => Addressing::Everyone,
+        }
+    }
+
+    fn reaches(_: &Config, member: &Member) -> bool {
+        member.intercom_user_id.is_some()
+    }
+
+    fn secret_vars(config: &Config) -> Vec<(&'static str, &str)> {
+        vec![("token_env", config.token_env.as_str())]
+    }
+
+    fn check_values(config: &Config, guard: &Guard) -> Vec<(&'static str, String)> {
+        match super::check_address(&config.api_base, guard) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![("api_base", e)],
+        }
+    }
+}
 
 /// `channels/NAME.toml` for `type = "intercom"`.
 #[derive(Debug, Clone, Deserialize)]

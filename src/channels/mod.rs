@@ -1,9 +1,11 @@
-//! Channels: one module per channel type, each with its config (a file in `channels/`) and a
+//! Channels: one module per channel type, each with its config (a file in `channels/`), a
 //! pure `payload` function that adapts one rendered [`Message`] to the platform's format and
-//! checks the platform's hard limits. Nothing here touches the network.
+//! checks the platform's hard limits, and its [`transport::Transport`], which sends it (the
+//! only I/O here, with [`http`] and [`smtp`]) and classifies the answer ([`classify`]).
 //!
-//! The registry is closed and explicit: [`TYPES`] lists every type, [`load`] maps a file's
-//! `type` to its config, and [`formats`] maps a type to the outputs it produces.
+//! The registry is closed and explicit: [`registry`] holds the one table of types; [`load`]
+//! reads a file's `type` and asks the table for its config, and [`formats`] asks it for the
+//! outputs of a format.
 
 pub mod chat;
 pub mod classify;
@@ -15,6 +17,7 @@ pub mod http;
 pub mod intercom;
 pub mod limits;
 pub mod mattermost;
+pub mod registry;
 pub mod signing;
 pub mod slack;
 pub mod smtp;
@@ -30,38 +33,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, backticked, closest};
-use crate::template::{Engine, Inputs, Message, Rendered};
+use crate::template::{Engine, Inputs, Rendered};
 use crate::toml_file;
 
 pub use limits::FormatError;
-
-/// Every channel type, as written in `type = "…"`.
-pub const TYPES: [&str; 10] = [
-    "email",
-    "slack",
-    "teams",
-    "discord",
-    "mattermost",
-    "google-chat",
-    "intercom",
-    "webhook",
-    "widget",
-    "file",
-];
-
-/// The channel types a kind's `[channels.TYPE]` table can give its own wording: every type
-/// that sends the message in its own format (`file` only imitates the others).
-pub const OVERRIDABLE: [&str; 9] = [
-    "email",
-    "slack",
-    "teams",
-    "discord",
-    "mattermost",
-    "google-chat",
-    "intercom",
-    "webhook",
-    "widget",
-];
+pub use registry::{Built, Config, FORMATS, OVERRIDABLE, TYPES, personal};
 
 /// What to do with a message that may or may not have arrived.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -70,21 +46,6 @@ pub enum InDoubt {
     #[default]
     Resend,
     Skip,
-}
-
-/// The config of one channel file, by type.
-#[derive(Debug, Clone)]
-pub enum Config {
-    Email(email::Config),
-    Slack(chat::Config),
-    Teams(chat::Config),
-    Discord(chat::Config),
-    Mattermost(chat::Config),
-    GoogleChat(chat::Config),
-    Intercom(intercom::Config),
-    Webhook(webhook::Config),
-    Widget(widget::Config),
-    File(file::Config),
 }
 
 /// A configured channel: `channels/ops-slack.toml` is the channel `ops-slack`.
@@ -98,49 +59,17 @@ pub struct Channel {
 impl Channel {
     /// The type name, as in [`TYPES`].
     pub fn type_name(&self) -> &'static str {
-        match &self.config {
-            Config::Email(_) => "email",
-            Config::Slack(_) => "slack",
-            Config::Teams(_) => "teams",
-            Config::Discord(_) => "discord",
-            Config::Mattermost(_) => "mattermost",
-            Config::GoogleChat(_) => "google-chat",
-            Config::Intercom(_) => "intercom",
-            Config::Webhook(_) => "webhook",
-            Config::Widget(_) => "widget",
-            Config::File(_) => "file",
-        }
+        self.config.type_name()
     }
 
     /// Internal channels reach the people on duty, never customers.
     pub fn is_internal(&self) -> bool {
-        match &self.config {
-            Config::Slack(c)
-            | Config::Teams(c)
-            | Config::Discord(c)
-            | Config::Mattermost(c)
-            | Config::GoogleChat(c) => c.internal,
-            _ => false,
-        }
+        self.config.is_internal()
     }
 
     /// The environment variables this channel reads secrets from, with the key naming each.
     pub fn secret_vars(&self) -> Vec<(&'static str, &str)> {
-        match &self.config {
-            Config::Email(c) => c.secret_vars(),
-            Config::Slack(c)
-            | Config::Teams(c)
-            | Config::Discord(c)
-            | Config::Mattermost(c)
-            | Config::GoogleChat(c) => vec![("url_env", c.url_env.as_str())],
-            Config::Intercom(c) => vec![("token_env", c.token_env.as_str())],
-            Config::Webhook(c) => c
-                .secret_env
-                .iter()
-                .map(|v| ("secret_env", v.as_str()))
-                .collect(),
-            Config::Widget(_) | Config::File(_) => Vec::new(),
-        }
+        self.config.secret_vars()
     }
 
     /// Every secret this channel needs is set: no value is read into memory beyond the check.
@@ -161,67 +90,8 @@ impl Channel {
     /// found without sending anything; every web address as `guard` sees it as written.
     /// Secret values are never shown.
     pub fn check_values(&self, guard: &crate::network::Guard) -> Vec<Diagnostic> {
-        let mut problems: Vec<(&str, String)> = Vec::new();
-        let mut mailbox = |field: &'static str, value: &str| {
-            if let Err(e) = value.parse::<lettre::message::Mailbox>() {
-                problems.push((field, format!("`{field} = \"{value}\"` is not a mailbox ({e}); write it like `Acme Status <status@acme.example>`")));
-            }
-        };
-        let address = |value: &str| {
-            let url = crate::config::check_url(value)?;
-            guard.check_url(&url).map_err(|refused| refused.to_string())
-        };
-        match &self.config {
-            Config::Email(c) => {
-                mailbox("from", &c.from);
-                if let Some(r) = &c.reply_to {
-                    mailbox("reply_to", r);
-                }
-                if let Err(e) = smtp::server(&c.smtp_url) {
-                    problems.push(("smtp_url", e));
-                }
-            }
-            Config::File(c) => mailbox("from", &c.from),
-            Config::Webhook(c) => {
-                if let Some(Err(e)) = c.url.as_deref().map(address) {
-                    problems.push(("url", e));
-                }
-                if let Some(Ok(keys)) = c
-                    .secret_env
-                    .as_deref()
-                    .map(|var| crate::secret::from_env(var, "secret_env"))
-                    && let Err(e) = signing::parse_keys(keys.expose())
-                {
-                    let var = c.secret_env.as_deref().unwrap_or_default();
-                    problems.push((
-                        "secret_env",
-                        format!("the value of `{var}` is not usable: {e}"),
-                    ));
-                }
-            }
-            Config::Intercom(c) => {
-                if let Err(e) = address(&c.api_base) {
-                    problems.push(("api_base", e));
-                }
-            }
-            Config::Slack(c)
-            | Config::Teams(c)
-            | Config::Discord(c)
-            | Config::Mattermost(c)
-            | Config::GoogleChat(c) => {
-                let var = &c.url_env;
-                if let Ok(url) = crate::secret::from_env(var, "url_env") {
-                    match crate::config::check_url(url.expose()) {
-                        Err(_) => problems.push(("url_env", format!("the value of `{var}` is not a web address (it must start with `https://`)"))),
-                        Ok(url) => if let Err(refused) = guard.check_url(&url) {
-                            problems.push(("url_env", format!("the value of `{var}`: {refused}")));
-                        },
-                    }
-                }
-            }
-            Config::Widget(_) => {}
-        }
-        problems
+        self.config
+            .check_values(guard)
             .into_iter()
             .map(|(field, message)| {
                 Diagnostic::new(format!("channel `{}`: {message}", self.name))
@@ -241,13 +111,15 @@ impl Channel {
         member: &crate::audience::Member,
         guard: &crate::network::Guard,
     ) -> Option<crate::network::Refused> {
-        match &self.config {
-            Config::Webhook(webhook::Config { url: None, .. }) => {
-                guard.check_url(member.webhook_url.as_ref()?).err()
-            }
-            _ => None,
-        }
+        self.config.refused(member, guard)
     }
+}
+
+/// Why `value`, a web address in a channel file, is not one crier sends to, if it is not: not
+/// a URL, or refused by `guard` as written.
+pub fn check_address(value: &str, guard: &crate::network::Guard) -> Result<(), String> {
+    let url = crate::config::check_url(value)?;
+    guard.check_url(&url).map_err(|refused| refused.to_string())
 }
 
 /// Load every `*.toml` in `dir`, collecting every problem. A missing folder is no channels.
@@ -300,28 +172,18 @@ pub fn parse(path: &Path, source: &str) -> Result<Channel, Diagnostic> {
                 .hint(format!("add `type = \"…\"`, one of {}", backticked(TYPES))),
         );
     };
-    let config = match ty.get_ref().as_str() {
-        "email" => Config::Email(toml_file::parse(path, source)?),
-        "slack" => Config::Slack(toml_file::parse(path, source)?),
-        "teams" => Config::Teams(toml_file::parse(path, source)?),
-        "discord" => Config::Discord(toml_file::parse(path, source)?),
-        "mattermost" => Config::Mattermost(toml_file::parse(path, source)?),
-        "google-chat" => Config::GoogleChat(toml_file::parse(path, source)?),
-        "intercom" => Config::Intercom(toml_file::parse(path, source)?),
-        "webhook" => Config::Webhook(toml_file::parse(path, source)?),
-        "widget" => Config::Widget(toml_file::parse(path, source)?),
-        "file" => Config::File(toml_file::parse(path, source)?),
-        other => {
-            let hint = match closest(other, TYPES) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("use one of {}", backticked(TYPES)),
-            };
-            return Err(Diagnostic::new(format!("`{other}` is not a channel type"))
-                .at(Location::at_offset(path, source, ty.span().start))
-                .field("type")
-                .hint(hint));
-        }
+    let Some(config) = Config::parse(ty.get_ref(), path, source) else {
+        let other = ty.get_ref();
+        let hint = match closest(other, TYPES) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("use one of {}", backticked(TYPES)),
+        };
+        return Err(Diagnostic::new(format!("`{other}` is not a channel type"))
+            .at(Location::at_offset(path, source, ty.span().start))
+            .field("type")
+            .hint(hint));
     };
+    let config = config?;
     Ok(Channel {
         name,
         path: path.to_path_buf(),
@@ -347,87 +209,33 @@ pub struct Output {
     pub content: String,
 }
 
-/// Every output of format `ty` (a channel type but `file`, or `summary`) for `rendered`:
-/// what `preview` shows and `check` verifies.
+impl Output {
+    /// `value` as a pretty JSON file.
+    pub fn json(file: &'static str, value: &serde_json::Value) -> Output {
+        Output {
+            file,
+            content: pretty(value),
+        }
+    }
+}
+
+/// Every output of format `ty` (one of [`FORMATS`]) for `rendered`: what `preview` shows and
+/// `check` verifies.
 pub fn formats(
     ty: &str,
     engine: &Engine,
     rendered: &Rendered,
     meta: &Meta<'_>,
 ) -> Result<Vec<Output>, FormatError> {
-    let m: &Message = rendered.message_for(ty);
-    let json = |file, value: serde_json::Value| Output {
-        file,
-        content: pretty(&value),
-    };
-    Ok(match ty {
-        "email" => {
-            let e = email::payload(engine, m, meta)?;
-            vec![
-                Output {
-                    file: "email.html",
-                    content: e.html,
-                },
-                Output {
-                    file: "email.txt",
-                    content: format!("Subject: {}\n\n{}", e.subject, e.text),
-                },
-            ]
-        }
-        "slack" => vec![json("slack.json", slack::payload(m, meta)?)],
-        "teams" => vec![json("teams.json", teams::payload(m, meta)?)],
-        "discord" => vec![json("discord.json", discord::payload(m, meta, None)?)],
-        "mattermost" => vec![json("mattermost.json", mattermost::payload(m, meta, None)?)],
-        "google-chat" => vec![json("google-chat.json", google_chat::payload(m, meta)?)],
-        "intercom" => {
-            let html = intercom::body_html(m);
-            vec![
-                json(
-                    "intercom.json",
-                    intercom::message_payload(m, &html, "123", "intercom-user-id"),
-                ),
-                Output {
-                    file: "intercom.html",
-                    content: html,
-                },
-            ]
-        }
-        "webhook" => vec![
-            json(
-                "webhook.json",
-                serde_json::to_value(webhook::event(m, meta)).expect("an event always serializes"),
-            ),
-            json(
-                "webhook-statuspage.json",
-                webhook::statuspage_event(m, meta),
-            ),
-        ],
-        "widget" => vec![json("widget.json", widget::state(m, meta))],
-        "summary" => vec![Output {
+    let message = rendered.message_for(ty);
+    if ty == "summary" {
+        return Ok(vec![Output {
             file: "summary.txt",
-            content: summary::text(m)? + "\n",
-        }],
-        other => unreachable!("`{other}` has no formats of its own"),
-    })
-}
-
-/// The formats [`formats`] knows, in preview order: each channel type's own, then `summary`.
-pub const FORMATS: [&str; 10] = [
-    "email",
-    "slack",
-    "teams",
-    "discord",
-    "mattermost",
-    "google-chat",
-    "intercom",
-    "webhook",
-    "widget",
-    "summary",
-];
-
-/// Formats addressed to one person (rendered with a recipient); the others go to everyone at once.
-pub fn per_recipient(format: &str) -> bool {
-    matches!(format, "email" | "intercom" | "webhook")
+            content: summary::text(message)? + "\n",
+        }]);
+    }
+    registry::outputs(ty, engine, message, meta)
+        .unwrap_or_else(|| unreachable!("`{ty}` has no formats of its own"))
 }
 
 /// JSON as written to files: pretty, with a final newline.

@@ -5,8 +5,95 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Meta;
-use crate::template::{Impact, Message};
+use super::registry::{Addressing, Build, ChannelType, Defaults, HasKnobs, Knobs};
+use super::{FormatError, Meta, Output};
+use crate::audience::Member;
+use crate::network::{Guard, Refused};
+use crate::template::{Engine, Impact, Message};
+
+/// `type = "webhook"` in the registry: signed events to one address, or to each recipient's
+/// `webhook_url` (then paced, backed off and disabled per endpoint).
+pub struct Type;
+
+impl ChannelType for Type {
+    const NAME: &'static str = "webhook";
+    const PERSONAL: bool = true;
+    const DEFAULTS: Defaults = Defaults {
+        per_second: Some(20.0),
+        burst: 20,
+        max_in_flight: 64,
+        timeout_secs: 15,
+    };
+    type Config = Config;
+    type Transport = Webhooks;
+
+    fn build(config: &Config, at: &Build<'_>) -> Result<Webhooks, String> {
+        Webhooks::new(config, at.timeout, at.guard)
+    }
+
+    fn knobs(config: &Config) -> Knobs {
+        config.knobs()
+    }
+
+    fn outputs(_: &Engine, m: &Message, meta: &Meta<'_>) -> Result<Vec<Output>, FormatError> {
+        let event = serde_json::to_value(event(m, meta)).expect("an event always serializes");
+        Ok(vec![
+            Output::json("webhook.json", &event),
+            Output::json("webhook-statuspage.json", &statuspage_event(m, meta)),
+        ])
+    }
+
+    fn addressing(config: &Config) -> Addressing {
+        match config.url {
+            Some(_) => Addressing::Everyone,
+            None => Addressing::PerRecipient,
+        }
+    }
+
+    fn reaches(config: &Config, member: &Member) -> bool {
+        config.url.is_some() || member.webhook_url.is_some()
+    }
+
+    fn per_endpoint(config: &Config) -> bool {
+        config.url.is_none()
+    }
+
+    fn refused(config: &Config, member: &Member, guard: &Guard) -> Option<Refused> {
+        match config.url {
+            Some(_) => None, // the channel's own address, checked when the transport is built
+            None => guard.check_url(member.webhook_url.as_ref()?).err(),
+        }
+    }
+
+    fn secret_vars(config: &Config) -> Vec<(&'static str, &str)> {
+        config
+            .secret_env
+            .iter()
+            .map(|v| ("secret_env", v.as_str()))
+            .collect()
+    }
+
+    fn check_values(config: &Config, guard: &Guard) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if let Some(Err(e)) = config
+            .url
+            .as_deref()
+            .map(|u| super::check_address(u, guard))
+        {
+            problems.push(("url", e));
+        }
+        if let Some(var) = config.secret_env.as_deref()
+            && let Ok(keys) = crate::secret::from_env(var, "secret_env")
+            && let Err(e) = super::signing::parse_keys(keys.expose())
+        {
+            problems.push((
+                "secret_env",
+                format!("the value of `{var}` is not usable: {e}"),
+            ));
+        }
+        problems
+    }
+}
 
 /// The `version` of the crier event schema.
 pub const EVENT_VERSION: u32 = 1;

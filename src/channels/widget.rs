@@ -4,8 +4,27 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Meta;
-use crate::template::Message;
+use super::registry::{Build, ChannelType, Defaults};
+use super::{FormatError, Meta, Output};
+use crate::template::{Engine, Message};
+
+/// `type = "widget"` in the registry: the state `crier serve` shows in the widget.
+pub struct Type;
+
+impl ChannelType for Type {
+    const NAME: &'static str = "widget";
+    const DEFAULTS: Defaults = Defaults::LOCAL;
+    type Config = Config;
+    type Transport = Widget;
+
+    fn build(_: &Config, _: &Build<'_>) -> Result<Widget, String> {
+        Ok(Widget)
+    }
+
+    fn outputs(_: &Engine, m: &Message, meta: &Meta<'_>) -> Result<Vec<Output>, FormatError> {
+        Ok(vec![Output::json("widget.json", &state(m, meta))])
+    }
+}
 
 /// `channels/NAME.toml` for `type = "widget"`.
 #[derive(Debug, Clone, Deserialize)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::audience;
 use crate::channels::Channel;
-use crate::delivery::blast::{self, Built};
+use crate::delivery::blast;
 use crate::delivery::plan;
 use crate::delivery::worker::{Blast, Stats};
 use crate::diag::{Diagnostic, Diagnostics, Invalid};
@@ -187,10 +187,9 @@ async fn run(d: &Delivery) -> anyhow::Result<Sent> {
     if !problems.is_empty() {
         return Err(Invalid(problems).into());
     }
-    let outbox = built.iter().find_map(|(_, b)| match b {
-        Built::File(f) => Some(f.dir().to_path_buf()),
-        _ => None,
-    });
+    let outbox = built
+        .iter()
+        .find_map(|(_, b)| b.outbox().map(std::path::Path::to_path_buf));
     let blast = Arc::new(Blast {
         store: d.store.clone(),
         project: project.clone(),

@@ -9,19 +9,10 @@ use std::time::Duration;
 
 use super::retry::RetryPolicy;
 use super::worker::{self, Blast, Settings, Stats};
-use crate::channels::chat::{Chat, Platform};
-use crate::channels::{Channel, Config, InDoubt, file, intercom, smtp, webhook, widget};
+use crate::channels::registry::{self, Drive};
+use crate::channels::transport::Transport;
+use crate::channels::{Built, Channel, InDoubt};
 use crate::store::{self, Store};
-
-/// A channel's transport, built (secrets read, addresses parsed) before anything is sent.
-pub enum Built {
-    Email(smtp::Smtp),
-    Chat(Chat),
-    Webhook(webhook::Webhooks),
-    Intercom(intercom::Intercom),
-    Widget(widget::Widget),
-    File(file::Files),
-}
 
 /// Build the transport of `channel` for update `seq` of `incident`.
 /// Files are written under the project's folder; every address the HTTP channels send to
@@ -32,83 +23,35 @@ pub fn build(
     incident: &str,
     seq: u32,
 ) -> Result<Built, String> {
-    let timeout = settings(channel).timeout;
-    let guard = &project.network;
-    let root = &project.root;
-    let chat = |platform, c| Chat::new(platform, c, timeout, guard).map(Built::Chat);
-    Ok(match &channel.config {
-        Config::Email(c) => Built::Email(smtp::Smtp::new(c, timeout)?),
-        Config::Slack(c) => chat(Platform::Slack, c)?,
-        Config::Teams(c) => chat(Platform::Teams, c)?,
-        Config::Discord(c) => chat(Platform::Discord, c)?,
-        Config::Mattermost(c) => chat(Platform::Mattermost, c)?,
-        Config::GoogleChat(c) => chat(Platform::GoogleChat, c)?,
-        Config::Webhook(c) => Built::Webhook(webhook::Webhooks::new(c, timeout, guard)?),
-        Config::Intercom(c) => Built::Intercom(intercom::Intercom::new(c, timeout, guard)?),
-        Config::Widget(_) => Built::Widget(widget::Widget),
-        Config::File(c) => Built::File(file::Files::new(c, root, incident, seq)?),
+    channel.config.build(&registry::Build {
+        timeout: settings(channel).timeout,
+        guard: &project.network,
+        root: &project.root,
+        incident,
+        seq,
     })
 }
 
-/// Rate, concurrency, timeout and in-doubt handling of `channel`, with defaults that respect
-/// each provider: Slack 1/s per webhook, Discord 5 per 2 s, Intercom 10,000/min.
+/// Rate, concurrency, timeout and retries of `channel`: its file's keys, else its type's
+/// defaults, which respect each provider (Slack 1/s per webhook, Discord 5 per 2 s,
+/// Intercom 10,000/min).
 pub fn settings(channel: &Channel) -> Settings {
-    // (per_second, burst, max_in_flight, timeout_secs, in_doubt, max_attempts) as configured.
-    type Knobs = (
-        Option<f64>,
-        Option<u32>,
-        Option<u32>,
-        Option<u64>,
-        InDoubt,
-        Option<u32>,
-    );
-    // Every sending config has these keys, with the same names.
-    macro_rules! knobs {
-        ($c:expr) => {
-            (
-                $c.per_second,
-                $c.burst,
-                $c.max_in_flight,
-                $c.timeout_secs,
-                $c.in_doubt,
-                $c.max_attempts,
-            )
-        };
-    }
-    let knobs: Knobs = match &channel.config {
-        Config::Email(c) => knobs!(c),
-        Config::Slack(c)
-        | Config::Teams(c)
-        | Config::Discord(c)
-        | Config::Mattermost(c)
-        | Config::GoogleChat(c) => knobs!(c),
-        Config::Intercom(c) => knobs!(c),
-        Config::Webhook(c) => knobs!(c),
-        Config::Widget(_) | Config::File(_) => (None, None, None, None, InDoubt::Resend, None),
-    };
-    // Defaults: (per second, burst, in flight, timeout).
-    let (rate, burst, in_flight, timeout) = match channel.type_name() {
-        "email" => (Some(50.0), 10, 8, 30),
-        "discord" => (Some(2.5), 5, 1, 15),
-        "slack" | "teams" | "mattermost" | "google-chat" => (Some(1.0), 1, 1, 15),
-        "intercom" => (Some(10_000.0 / 60.0), 20, 16, 30),
-        "webhook" => (Some(20.0), 20, 64, 15),
-        _ => (None, 1, 16, 30),
-    };
-    let per_second = match knobs.0 {
+    let knobs = channel.config.knobs();
+    let defaults = channel.config.defaults();
+    let per_second = match knobs.per_second {
         Some(r) if r <= 0.0 => None,
         Some(r) => Some(r),
-        None => rate,
+        None => defaults.per_second,
     };
     Settings {
         per_second,
-        burst: knobs.1.unwrap_or(burst),
-        max_in_flight: knobs.2.unwrap_or(in_flight) as usize,
-        timeout: Duration::from_secs(knobs.3.unwrap_or(timeout)),
+        burst: knobs.burst.unwrap_or(defaults.burst),
+        max_in_flight: knobs.max_in_flight.unwrap_or(defaults.max_in_flight) as usize,
+        timeout: Duration::from_secs(knobs.timeout_secs.unwrap_or(defaults.timeout_secs)),
         policy: RetryPolicy {
-            resend_in_doubt: knobs.4 == InDoubt::Resend,
+            resend_in_doubt: knobs.in_doubt == InDoubt::Resend,
             max_attempts: knobs
-                .5
+                .max_attempts
                 .unwrap_or(RetryPolicy::default().max_attempts)
                 .max(1),
             ..RetryPolicy::default()
@@ -133,19 +76,13 @@ pub async fn send<S: Store + 'static>(
     let keeper = tokio::spawn(keep_fresh(blast.clone()));
     let mut tasks = Vec::new();
     for (channel, built) in channels {
-        let s = settings(&channel);
-        let per_endpoint = matches!(&channel.config, Config::Webhook(c) if c.url.is_none());
-        let stat = stats.get(&channel.name).cloned().unwrap_or_default();
-        let b = blast.clone();
-        let name = channel.name.clone();
-        let task = match built {
-            Built::Email(t) => tokio::spawn(worker::run(b, name, t, s, per_endpoint, stat)),
-            Built::Chat(t) => tokio::spawn(worker::run(b, name, t, s, per_endpoint, stat)),
-            Built::Webhook(t) => tokio::spawn(worker::run(b, name, t, s, per_endpoint, stat)),
-            Built::Intercom(t) => tokio::spawn(worker::run(b, name, t, s, per_endpoint, stat)),
-            Built::Widget(t) => tokio::spawn(worker::run(b, name, t, s, per_endpoint, stat)),
-            Built::File(t) => tokio::spawn(worker::run(b, name, t, s, per_endpoint, stat)),
-        };
+        let task = built.drive(Spawn {
+            blast: blast.clone(),
+            name: channel.name.clone(),
+            settings: settings(&channel),
+            per_endpoint: channel.config.per_endpoint(),
+            stats: stats.get(&channel.name).cloned().unwrap_or_default(),
+        });
         tasks.push((channel.name, task));
     }
     let mut reports = BTreeMap::new();
@@ -162,6 +99,37 @@ pub async fn send<S: Store + 'static>(
     match first_error {
         Some(e) => Err(e),
         None => Ok(reports),
+    }
+}
+
+/// Starts one channel's worker on its own task, with the channel's concrete transport.
+struct Spawn<S> {
+    blast: Arc<Blast<S>>,
+    name: String,
+    settings: Settings,
+    per_endpoint: bool,
+    stats: Arc<Stats>,
+}
+
+impl<S: Store + 'static> Drive for Spawn<S> {
+    type Output = tokio::task::JoinHandle<store::Result<Vec<String>>>;
+
+    fn drive<T: Transport>(self, transport: T) -> Self::Output {
+        let Spawn {
+            blast,
+            name,
+            settings,
+            per_endpoint,
+            stats,
+        } = self;
+        tokio::spawn(worker::run(
+            blast,
+            name,
+            transport,
+            settings,
+            per_endpoint,
+            stats,
+        ))
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::audience::{self, Member};
-use crate::channels::{Channel, Config, intercom, webhook};
+use crate::channels::Channel;
 use crate::digest::Sha256;
 use crate::store::{self, NewDelivery, PlanBatch, Store, Update};
 
@@ -29,32 +29,6 @@ pub fn key(incident: &str, seq: u32, channel: &str, recipient: &str) -> String {
         h.update(part.as_bytes());
     }
     h.hex(16)
-}
-
-/// Whether `channel` sends one message per recipient (true) or one for everyone (false).
-pub fn per_recipient(channel: &Channel) -> bool {
-    match &channel.config {
-        Config::Email(_) | Config::File(_) => true,
-        Config::Webhook(c) => c.url.is_none(),
-        Config::Intercom(c) => c.mode == intercom::Mode::Messages,
-        _ => false,
-    }
-}
-
-/// Whether `channel` has one row for everyone: every channel that is not per recipient, and
-/// the `file` channel, which writes both kinds of message.
-pub fn for_everyone(channel: &Channel) -> bool {
-    !per_recipient(channel) || matches!(channel.config, Config::File(_))
-}
-
-/// Whether `member` can be reached on `channel` (has the address it needs).
-pub fn reaches(channel: &Channel, member: &Member) -> bool {
-    match &channel.config {
-        Config::Email(_) => !member.recipient.email.is_empty(),
-        Config::Webhook(webhook::Config { url: None, .. }) => member.webhook_url.is_some(),
-        Config::Intercom(_) => member.intercom_user_id.is_some(),
-        _ => true,
-    }
 }
 
 /// What planning found.
@@ -101,7 +75,10 @@ pub async fn plan<S: Store>(
     let mut limit = FIRST_BATCH;
     if update.planned_rows == 0 {
         let everyone = everyone();
-        for channel in channels.iter().filter(|c| for_everyone(c)) {
+        for channel in channels
+            .iter()
+            .filter(|c| c.config.addressing().for_everyone())
+        {
             w.rows.deliveries.push(row(update, channel, &everyone));
             w.rows_of.push(0);
         }
@@ -124,7 +101,7 @@ pub async fn plan<S: Store>(
                 w.planned.members += 1;
                 for channel in channels
                     .iter()
-                    .filter(|c| per_recipient(c) && reaches(c, &member))
+                    .filter(|c| c.config.addressing().per_recipient() && c.config.reaches(&member))
                 {
                     w.rows.deliveries.push(row(update, channel, &member));
                     w.rows_of.push(member.row);
@@ -230,7 +207,7 @@ impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::file;
+    use crate::channels::{Config, file};
     use crate::store::sqlite::SqliteStore;
     use std::io::Write;
 

@@ -7,8 +7,6 @@ use crate::audience::{self, BadRow};
 use crate::channels::Channel;
 use crate::network::{Guard, Refused};
 
-use super::plan;
-
 /// How many problems of each sort a rehearsal keeps to show; the totals count them all.
 pub const SHOWN: usize = 20;
 
@@ -47,7 +45,12 @@ pub fn rehearse(channels: &[Channel], reader: audience::Reader, guard: &Guard) -
     let mut r = Rehearsal {
         messages: channels
             .iter()
-            .map(|c| (c.name.clone(), u64::from(plan::for_everyone(c))))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    u64::from(c.config.addressing().for_everyone()),
+                )
+            })
             .collect(),
         ..Rehearsal::default()
     };
@@ -63,7 +66,7 @@ pub fn rehearse(channels: &[Channel], reader: audience::Reader, guard: &Guard) -
             }
         };
         for (c, (_, count)) in channels.iter().zip(&mut r.messages) {
-            if !(plan::per_recipient(c) && plan::reaches(c, &member)) {
+            if !(c.config.addressing().per_recipient() && c.config.reaches(&member)) {
                 continue;
             }
             *count += 1;

@@ -360,14 +360,7 @@ fn targets(project: &Project, channels: &[Channel]) -> BTreeSet<String> {
     let all = check::target_formats(project, &mut scratch);
     let mut wanted = BTreeSet::from(["summary".to_string()]);
     for c in channels {
-        match &c.config {
-            crate::channels::Config::File(f) => {
-                wanted.extend(f.formats.iter().filter(|f| all.contains(*f)).cloned())
-            }
-            _ => {
-                wanted.insert(c.type_name().to_string());
-            }
-        }
+        wanted.extend(c.config.sends().into_iter().filter(|f| all.contains(f)));
     }
     wanted
 }
