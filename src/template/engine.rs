@@ -337,10 +337,7 @@ fn kind_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n != super::approval::FILE_NAME)
-        })
+        .filter(|p| p.file_name().is_some_and(|n| n != super::APPROVALS_FILE))
         .collect();
     files.sort();
     Ok(files)
