@@ -20,7 +20,7 @@ pub const APPROVALS_FILE: &str = "approvals.toml";
 
 pub use approval::{ApprovalState, Approvals};
 pub use context::{Impact, Incident, Inputs, PastUpdate, Recipient, Status};
-pub use engine::{Engine, Message, Rendered, Script};
+pub use engine::{Engine, Message, MessageView, Rendered, Script};
 pub use kind::Kind;
 pub use markdown::Markdown;
 pub use slots::{Clock, Fill, SlotSpec, SlotType, SlotValues};
