@@ -12,7 +12,7 @@
 use ring::hmac;
 use ring::rand::SystemRandom;
 
-use super::snapshot::{Public, Shown};
+use super::public::{Public, Shown};
 use crate::project::Project;
 use crate::script;
 use crate::store::Store;
