@@ -2,12 +2,17 @@
 //! plain text readable at 80 columns, Markdown, or a printable HTML page
 //! (`templates/layouts/call-script.html`).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
-use crate::channels::email::MessageView;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Invalid};
+use crate::project::Project;
 use crate::template::context::Context;
-use crate::template::{ApprovalState, Engine, Inputs, Message, Script};
+use crate::template::{
+    ApprovalState, Engine, Fill, Incident, Inputs, Kind, Message, MessageView, Recipient, Script,
+    slots,
+};
 
 /// The formats of `crier script --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,49 +38,49 @@ pub struct Parts<'a> {
 const NOT_APPROVED: &str =
     "NOT APPROVED: do not read this wording to customers until it is approved.";
 
-/// The call script of `update` as it went out — its kind and values, the incident as it was
+/// What an update told customers, as its call script needs it: the kind and the slot values
+/// as the operator gave them, when it was sent, and the incident as it was told then (the
+/// caller reads it from the journal: `store::incident_before`).
+#[derive(Debug, Clone, Copy)]
+pub struct Told<'a> {
+    pub kind: &'a str,
+    pub slots: &'a BTreeMap<String, String>,
+    pub at: jiff::Timestamp,
+    pub incident: &'a Incident,
+}
+
+/// The call script of an update as it went out — its kind and values, the incident as it was
 /// told then, at the time it was sent — in `format`, with its wording's approval state now.
-pub async fn of_update<S: crate::store::Store>(
-    project: &crate::project::Project,
-    store: &S,
-    update: &crate::store::Update,
+pub fn of_update(
+    project: &Project,
+    told: Told<'_>,
     format: Format,
-) -> anyhow::Result<(String, ApprovalState)> {
-    use crate::diag::Invalid;
-    use crate::template::{Fill, slots};
-    let kind = project.engine.kind(&update.kind).map_err(Invalid::from)?;
-    let clock = project.clock(update.created_at);
-    let values = slots::resolve(
-        &kind.name,
-        &kind.slots,
-        &update.slots,
-        Fill::Defaults,
-        clock,
-    )
-    .map_err(Invalid)?;
-    let incident = crate::store::incident_before(store, update).await?;
-    Ok(of_kind(
+) -> Result<(String, ApprovalState), Invalid> {
+    let kind = project.engine.kind(told.kind).map_err(Invalid::from)?;
+    let clock = project.clock(told.at);
+    let values = slots::resolve(&kind.name, &kind.slots, told.slots, Fill::Defaults, clock)
+        .map_err(Invalid)?;
+    of_kind(
         project,
         kind,
         &values.display,
-        &incident,
-        update.created_at,
+        told.incident,
+        told.at,
         format,
-    )?)
+    )
 }
 
 /// The call script of `kind` with slot values `slots` (as they read), for `incident` at `now`,
 /// in `format`, with the wording's approval state.
 pub fn of_kind(
-    project: &crate::project::Project,
-    kind: &crate::template::Kind,
-    slots: &std::collections::BTreeMap<String, String>,
-    incident: &crate::template::Incident,
+    project: &Project,
+    kind: &Kind,
+    slots: &BTreeMap<String, String>,
+    incident: &Incident,
     now: jiff::Timestamp,
     format: Format,
-) -> Result<(String, ApprovalState), crate::diag::Invalid> {
-    use crate::diag::Invalid;
-    let everyone = crate::template::Recipient::default();
+) -> Result<(String, ApprovalState), Invalid> {
+    let everyone = Recipient::default();
     let inputs = Inputs {
         incident,
         slots,

@@ -11,7 +11,7 @@ use super::{Meta, Output};
 use crate::audience::Member;
 use crate::network::Guard;
 use crate::template::context::Context;
-use crate::template::{Engine, Message};
+use crate::template::{Engine, Message, MessageView};
 
 /// `channels/NAME.toml` for `type = "email"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -136,28 +136,6 @@ struct LayoutContext<'a> {
     base: Context<'a>,
     message: MessageView<'a>,
     kind: &'a str,
-}
-
-/// The rendered message as layouts see it; `body_html` is safe HTML.
-#[derive(Serialize)]
-pub struct MessageView<'a> {
-    pub subject: &'a str,
-    pub headline: &'a str,
-    pub summary: &'a str,
-    pub body_html: &'a str,
-    pub body_text: &'a str,
-}
-
-impl<'a> MessageView<'a> {
-    pub fn of(m: &'a Message) -> Self {
-        MessageView {
-            subject: &m.subject,
-            headline: &m.headline,
-            summary: &m.summary,
-            body_html: m.body.html(),
-            body_text: m.body.text(),
-        }
-    }
 }
 
 /// The email for `m`.

@@ -67,6 +67,13 @@ async fn from_journal(
         )
         .into());
     }
-    let (text, approval) = script::of_update(project, &store, &update, args.format).await?;
+    let incident = store::incident_before(&store, &update).await?;
+    let told = script::Told {
+        kind: &update.kind,
+        slots: &update.slots,
+        at: update.created_at,
+        incident: &incident,
+    };
+    let (text, approval) = script::of_update(project, told, args.format)?;
     Ok((text, approval, update.kind))
 }

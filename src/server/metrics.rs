@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::snapshot::Public;
+use super::public::Public;
 use crate::store::Store;
 
 /// The exposition of the journal as of `now`.

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod metrics;
 pub mod page;
+pub mod public;
 pub mod snapshot;
 pub mod support;
 

@@ -4,7 +4,7 @@
 //! from any static host and from disk. Every text is escaped: what an operator typed never
 //! becomes markup.
 
-use super::snapshot::{Public, Shown};
+use super::public::{Public, Shown};
 use crate::project::Project;
 use crate::template::markdown::escape_html as esc;
 use crate::time::display_moment;

@@ -12,7 +12,7 @@
 use ring::hmac;
 use ring::rand::SystemRandom;
 
-use super::snapshot::{Public, Shown};
+use super::public::{Public, Shown};
 use crate::project::Project;
 use crate::script;
 use crate::store::Store;
@@ -115,7 +115,14 @@ pub async fn page<S: Store>(
     };
     let latest = &shown.updates[0];
     let key = format!("{}:{}", shown.incident.id, latest.seq);
-    let (script, _) = script::of_update(project, store, latest, script::Format::Html).await?;
+    let incident = crate::store::incident_before(store, latest).await?;
+    let told = script::Told {
+        kind: &latest.kind,
+        slots: &latest.slots,
+        at: latest.created_at,
+        incident: &incident,
+    };
+    let (script, _) = script::of_update(project, told, script::Format::Html)?;
     let mut extra = String::from("<section id=\"timeline\"><h2>What customers were told</h2>\n");
     extra.push_str(&promise_line(shown, public, tz));
     extra.push_str("<ol>\n");

@@ -7,14 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::APPROVALS_FILE;
 use super::engine::Engine;
 use super::kind::Kind;
 use crate::diag::Diagnostic;
 use crate::digest::Sha256;
 use crate::toml_file;
-
-/// The approvals file, inside the templates folder.
-pub const FILE_NAME: &str = "approvals.toml";
 
 /// One recorded approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +63,7 @@ pub struct Approvals {
 impl Approvals {
     /// Read `approvals.toml` in `templates_dir`; a missing file means nothing is approved.
     pub fn load(templates_dir: &Path) -> Result<Approvals, Diagnostic> {
-        let path = templates_dir.join(FILE_NAME);
+        let path = templates_dir.join(APPROVALS_FILE);
         let entries = if path.exists() {
             let source = toml_file::read(&path)?;
             toml_file::parse(&path, &source)?

@@ -25,6 +25,29 @@ pub struct Message {
     pub body: Markdown,
 }
 
+/// A message as layouts see it (`message` in `email.html` and `call-script.html`);
+/// `body_html` is safe HTML.
+#[derive(serde::Serialize)]
+pub struct MessageView<'a> {
+    pub subject: &'a str,
+    pub headline: &'a str,
+    pub summary: &'a str,
+    pub body_html: &'a str,
+    pub body_text: &'a str,
+}
+
+impl<'a> MessageView<'a> {
+    pub fn of(m: &'a Message) -> Self {
+        MessageView {
+            subject: &m.subject,
+            headline: &m.headline,
+            summary: &m.summary,
+            body_html: m.body.html(),
+            body_text: m.body.text(),
+        }
+    }
+}
+
 /// One kind rendered for one recipient: the base message and the per-channel variants.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -337,10 +360,7 @@ fn kind_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n != super::approval::FILE_NAME)
-        })
+        .filter(|p| p.file_name().is_some_and(|n| n != super::APPROVALS_FILE))
         .collect();
     files.sort();
     Ok(files)

@@ -14,9 +14,13 @@ pub mod kind;
 pub mod markdown;
 pub mod slots;
 
+/// The approvals file (read by `approval`): the one `*.toml` of the templates folder that is
+/// not a kind, so the engine skips it. It lives here, below both.
+pub const APPROVALS_FILE: &str = "approvals.toml";
+
 pub use approval::{ApprovalState, Approvals};
 pub use context::{Impact, Incident, Inputs, PastUpdate, Recipient, Status};
-pub use engine::{Engine, Message, Rendered, Script};
+pub use engine::{Engine, Message, MessageView, Rendered, Script};
 pub use kind::Kind;
 pub use markdown::Markdown;
 pub use slots::{Clock, Fill, SlotSpec, SlotType, SlotValues};

@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod hostile;
 mod http_support;
+mod layers;
 mod network;
 mod preview;
 mod promises;
