@@ -4,7 +4,7 @@
 //! many workers poll; a failed send is tried again on a later pass.
 
 use crate::audience::Member;
-use crate::channels::registry::Drive;
+use crate::channels::channel_type::Drive;
 use crate::channels::transport::{Job, Transport};
 use crate::channels::{Channel, Meta};
 use crate::delivery::blast::build;

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::registry::{Build, ChannelType, Defaults, HasKnobs, Knobs};
+use super::channel_type::{Build, ChannelType, Defaults, Knobs, knobs_of};
 use super::{FormatError, Meta, Output};
 use crate::network::Guard;
 use crate::secret::{Scrubber, Secret};
@@ -54,10 +54,23 @@ pub enum Platform {
 /// the checks, and differ in the payload and the pace.
 pub struct On<P>(std::marker::PhantomData<P>);
 
-/// A chat platform's module names its [`Platform`] with a marker type implementing this.
+/// A marker type naming a [`Platform`] in the registry (`On<Slack>` is `type = "slack"`).
 pub trait OnPlatform {
     const PLATFORM: Platform;
 }
+
+macro_rules! platforms {
+    ($($platform:ident),*) => {$(
+        #[doc = concat!("`", stringify!($platform), "` in the registry.")]
+        pub struct $platform;
+
+        impl OnPlatform for $platform {
+            const PLATFORM: Platform = Platform::$platform;
+        }
+    )*};
+}
+
+platforms!(Slack, Teams, Discord, Mattermost, GoogleChat);
 
 impl<P: OnPlatform> ChannelType for On<P> {
     const NAME: &'static str = P::PLATFORM.type_name();
@@ -70,7 +83,7 @@ impl<P: OnPlatform> ChannelType for On<P> {
     }
 
     fn knobs(config: &Config) -> Knobs {
-        config.knobs()
+        knobs_of!(config)
     }
 
     fn outputs(_: &Engine, m: &Message, meta: &Meta<'_>) -> Result<Vec<Output>, FormatError> {

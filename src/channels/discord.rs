@@ -11,13 +11,6 @@ use super::limits::{self, FormatError};
 use crate::template::markdown::{defuse_mentions, escape_str};
 use crate::template::{Impact, Message};
 
-/// `type = "discord"` in the registry: a chat channel (see [`super::chat`]).
-pub struct Type;
-
-impl super::chat::OnPlatform for Type {
-    const PLATFORM: super::chat::Platform = super::chat::Platform::Discord;
-}
-
 const PLATFORM: &str = "Discord";
 pub const CONTENT_LIMIT: usize = 2000;
 pub const TITLE_LIMIT: usize = 256;

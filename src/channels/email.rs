@@ -4,12 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Meta;
 use super::limits::FormatError;
-use super::registry::{Addressing, Build, ChannelType, Defaults, HasKnobs, Knobs};
-use super::smtp::Smtp;
-use super::{Meta, Output};
-use crate::audience::Member;
-use crate::network::Guard;
 use crate::template::context::Context;
 use crate::template::{Engine, Message, MessageView};
 
@@ -39,75 +35,6 @@ pub struct Config {
     pub in_doubt: super::InDoubt,
     /// Attempts per message before it fails for good (default 8; back-off doubles from 1 s).
     pub max_attempts: Option<u32>,
-}
-
-/// `type = "email"` in the registry: one message per recipient over SMTP.
-pub struct Type;
-
-impl ChannelType for Type {
-    const NAME: &'static str = "email";
-    const PERSONAL: bool = true;
-    const DEFAULTS: Defaults = Defaults {
-        per_second: Some(50.0),
-        burst: 10,
-        max_in_flight: 8,
-        timeout_secs: 30,
-    };
-    type Config = Config;
-    type Transport = Smtp;
-
-    fn build(config: &Config, at: &Build<'_>) -> Result<Smtp, String> {
-        Smtp::new(config, at.timeout)
-    }
-
-    fn knobs(config: &Config) -> Knobs {
-        config.knobs()
-    }
-
-    fn outputs(engine: &Engine, m: &Message, meta: &Meta<'_>) -> Result<Vec<Output>, FormatError> {
-        let e = payload(engine, m, meta)?;
-        Ok(vec![
-            Output {
-                file: "email.html",
-                content: e.html,
-            },
-            Output {
-                file: "email.txt",
-                content: format!("Subject: {}\n\n{}", e.subject, e.text),
-            },
-        ])
-    }
-
-    fn addressing(_: &Config) -> Addressing {
-        Addressing::PerRecipient
-    }
-
-    fn reaches(_: &Config, member: &Member) -> bool {
-        !member.recipient.email.is_empty()
-    }
-
-    fn secret_vars(config: &Config) -> Vec<(&'static str, &str)> {
-        let mut vars = Vec::new();
-        if let Some(v) = &config.username_env {
-            vars.push(("username_env", v.as_str()));
-        }
-        if let Some(v) = &config.password_env {
-            vars.push(("password_env", v.as_str()));
-        }
-        vars
-    }
-
-    fn check_values(config: &Config, _: &Guard) -> Vec<(&'static str, String)> {
-        let mut problems = Vec::new();
-        problems.extend(check_mailbox("from", &config.from));
-        if let Some(r) = &config.reply_to {
-            problems.extend(check_mailbox("reply_to", r));
-        }
-        if let Err(e) = super::smtp::server(&config.smtp_url) {
-            problems.push(("smtp_url", e));
-        }
-        problems
-    }
 }
 
 /// Why `value`, the value of `key`, is not a mailbox, if it is not.

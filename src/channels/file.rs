@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::registry::{Addressing, Build, ChannelType, Defaults};
+use super::channel_type::{Addressing, Build, ChannelType, Defaults};
 use super::transport::{Job, Receipt, SendError, Transport};
 use super::{FORMATS, FormatError, email, personal};
 use crate::network::Guard;

@@ -7,13 +7,6 @@ use super::Meta;
 use super::limits::{self, FormatError};
 use crate::template::Message;
 
-/// `type = "google-chat"` in the registry: a chat channel (see [`super::chat`]).
-pub struct Type;
-
-impl super::chat::OnPlatform for Type {
-    const PLATFORM: super::chat::Platform = super::chat::Platform::GoogleChat;
-}
-
 /// Bytes in one Chat message.
 pub const PAYLOAD_LIMIT: usize = 32_000;
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::registry::{Addressing, Build, ChannelType, Defaults, HasKnobs, Knobs};
+use super::channel_type::{Addressing, Build, ChannelType, Defaults, Knobs, knobs_of};
 use super::{FormatError, Meta, Output};
 use crate::audience::Member;
 use crate::network::Guard;
@@ -31,7 +31,7 @@ impl ChannelType for Type {
     }
 
     fn knobs(config: &Config) -> Knobs {
-        config.knobs()
+        knobs_of!(config)
     }
 
     fn outputs(_: &Engine, m: &Message, _: &Meta<'_>) -> Result<Vec<Output>, FormatError> {

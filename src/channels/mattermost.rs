@@ -8,13 +8,6 @@ use super::Meta;
 use super::limits::{self, FormatError};
 use crate::template::{Message, markdown};
 
-/// `type = "mattermost"` in the registry: a chat channel (see [`super::chat`]).
-pub struct Type;
-
-impl super::chat::OnPlatform for Type {
-    const PLATFORM: super::chat::Platform = super::chat::Platform::Mattermost;
-}
-
 /// Characters in one post.
 pub const TEXT_LIMIT: usize = 16_383;
 

@@ -7,6 +7,7 @@
 //! reads a file's `type` and asks the table for its config, and [`formats`] asks it for the
 //! outputs of a format.
 
+pub mod channel_type;
 pub mod chat;
 pub mod classify;
 pub mod discord;
@@ -37,7 +38,22 @@ use crate::template::{Engine, Inputs, Rendered};
 use crate::toml_file;
 
 pub use limits::FormatError;
-pub use registry::{Built, Config, FORMATS, OVERRIDABLE, TYPES, personal};
+
+// The table of channel types: each line names a type's variant and the marker type implementing
+// `ChannelType` in its module. It generates `Config`, `Built`, `TYPES`, `OVERRIDABLE`,
+// `FORMATS`, `personal` and `outputs` (see `registry.rs`).
+registry::registry! {
+    Email => smtp::Type,
+    Slack => chat::On<chat::Slack>,
+    Teams => chat::On<chat::Teams>,
+    Discord => chat::On<chat::Discord>,
+    Mattermost => chat::On<chat::Mattermost>,
+    GoogleChat => chat::On<chat::GoogleChat>,
+    Intercom => intercom::Type,
+    Webhook => webhook::Type,
+    Widget => widget::Type,
+    File => file::Type,
+}
 
 /// What to do with a message that may or may not have arrived.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -234,7 +250,7 @@ pub fn formats(
             content: summary::text(message)? + "\n",
         }]);
     }
-    registry::outputs(ty, engine, message, meta)
+    outputs(ty, engine, message, meta)
         .unwrap_or_else(|| unreachable!("`{ty}` has no formats of its own"))
 }
 

@@ -8,13 +8,6 @@ use super::Meta;
 use super::limits::{self, FormatError};
 use crate::template::Message;
 
-/// `type = "slack"` in the registry: a chat channel (see [`super::chat`]).
-pub struct Type;
-
-impl super::chat::OnPlatform for Type {
-    const PLATFORM: super::chat::Platform = super::chat::Platform::Slack;
-}
-
 const PLATFORM: &str = "Slack";
 /// Characters in a header block's text.
 pub const HEADER_LIMIT: usize = 150;

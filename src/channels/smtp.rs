@@ -14,12 +14,15 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
 
-use super::FormatError;
+use super::channel_type::{Addressing, Build, ChannelType, Defaults, Knobs, knobs_of};
 use super::classify::classify_smtp;
 use super::email::{self, Config};
-use super::transport::{Job, Transport};
-use super::transport::{Receipt, SendError};
+use super::transport::{Job, Receipt, SendError, Transport};
+use super::{FormatError, Meta, Output};
+use crate::audience::Member;
+use crate::network::Guard;
 use crate::secret::{self, Secret};
+use crate::template::{Engine, Message};
 
 /// How to reach the SMTP server, from `smtp_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +94,76 @@ impl std::fmt::Debug for Smtp {
 pub struct Outgoing {
     envelope: lettre::address::Envelope,
     bytes: Vec<u8>,
+}
+
+/// `type = "email"` in the registry: the config and the payload are in [`super::email`]; this
+/// module sends them, one message per recipient, over SMTP.
+pub struct Type;
+
+impl ChannelType for Type {
+    const NAME: &'static str = "email";
+    const PERSONAL: bool = true;
+    const DEFAULTS: Defaults = Defaults {
+        per_second: Some(50.0),
+        burst: 10,
+        max_in_flight: 8,
+        timeout_secs: 30,
+    };
+    type Config = email::Config;
+    type Transport = Smtp;
+
+    fn build(config: &email::Config, at: &Build<'_>) -> Result<Smtp, String> {
+        Smtp::new(config, at.timeout)
+    }
+
+    fn knobs(config: &email::Config) -> Knobs {
+        knobs_of!(config)
+    }
+
+    fn outputs(engine: &Engine, m: &Message, meta: &Meta<'_>) -> Result<Vec<Output>, FormatError> {
+        let e = email::payload(engine, m, meta)?;
+        Ok(vec![
+            Output {
+                file: "email.html",
+                content: e.html,
+            },
+            Output {
+                file: "email.txt",
+                content: format!("Subject: {}\n\n{}", e.subject, e.text),
+            },
+        ])
+    }
+
+    fn addressing(_: &email::Config) -> Addressing {
+        Addressing::PerRecipient
+    }
+
+    fn reaches(_: &email::Config, member: &Member) -> bool {
+        !member.recipient.email.is_empty()
+    }
+
+    fn secret_vars(config: &email::Config) -> Vec<(&'static str, &str)> {
+        let mut vars = Vec::new();
+        if let Some(v) = &config.username_env {
+            vars.push(("username_env", v.as_str()));
+        }
+        if let Some(v) = &config.password_env {
+            vars.push(("password_env", v.as_str()));
+        }
+        vars
+    }
+
+    fn check_values(config: &email::Config, _: &Guard) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        problems.extend(email::check_mailbox("from", &config.from));
+        if let Some(r) = &config.reply_to {
+            problems.extend(email::check_mailbox("reply_to", r));
+        }
+        if let Err(e) = server(&config.smtp_url) {
+            problems.push(("smtp_url", e));
+        }
+        problems
+    }
 }
 
 impl Smtp {

@@ -7,13 +7,6 @@ use super::Meta;
 use super::limits::{self, FormatError};
 use crate::template::Message;
 
-/// `type = "teams"` in the registry: a chat channel (see [`super::chat`]).
-pub struct Type;
-
-impl super::chat::OnPlatform for Type {
-    const PLATFORM: super::chat::Platform = super::chat::Platform::Teams;
-}
-
 /// Bytes in one Teams message with its card.
 pub const PAYLOAD_LIMIT: usize = 28_000;
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::registry::{Build, ChannelType, Defaults};
+use super::channel_type::{Build, ChannelType, Defaults};
 use super::{FormatError, Meta, Output};
 use crate::template::{Engine, Message};
 

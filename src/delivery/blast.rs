@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::retry::RetryPolicy;
 use super::worker::{self, Blast, Settings, Stats};
-use crate::channels::registry::{self, Drive};
+use crate::channels::channel_type::{self, Drive};
 use crate::channels::transport::Transport;
 use crate::channels::{Built, Channel, InDoubt};
 use crate::store::{self, Store};
@@ -23,7 +23,7 @@ pub fn build(
     incident: &str,
     seq: u32,
 ) -> Result<Built, String> {
-    channel.config.build(&registry::Build {
+    channel.config.build(&channel_type::Build {
         timeout: settings(channel).timeout,
         guard: &project.network,
         root: &project.root,
