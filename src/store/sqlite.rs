@@ -1216,18 +1216,16 @@ impl Store for SqliteStore {
     }
 }
 
-/// For tests across the crate: a journal in `dir` with one update of incident `INC-1` on
-/// `channel`, told at `now` and not planned yet.
+/// For tests across the crate: tell one update of incident `INC-1` on `channel` at `now`
+/// (not planned yet), as the first update of `store`.
 #[cfg(test)]
-pub(crate) async fn with_one_update(
-    dir: &std::path::Path,
+pub(crate) async fn tell_one_update<S: Store>(
+    store: &S,
     channel: &str,
     now: jiff::Timestamp,
-) -> (SqliteStore, Update) {
+) -> Update {
     use crate::store::NewUpdate;
     use crate::template::{Impact, Status};
-    let url = format!("sqlite:{}", dir.join("crier.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
     let incident = IncidentRow {
         id: "INC-1".into(),
         title: "Checkout is failing".into(),
@@ -1257,8 +1255,7 @@ pub(crate) async fn with_one_update(
         follow_up: None,
         cancel_follow_ups: false,
     };
-    let update = store.tell(told, now).await.unwrap().update;
-    (store, update)
+    store.tell(told, now).await.unwrap().update
 }
 
 #[cfg(test)]
@@ -1272,7 +1269,9 @@ mod tests {
 
     /// A store with one update planned for `n` recipients on channel `hooks`.
     async fn planned(dir: &std::path::Path, n: usize) -> (SqliteStore, Update) {
-        let (store, update) = with_one_update(dir, "hooks", at(0)).await;
+        let url = format!("sqlite:{}", dir.join("crier.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let update = tell_one_update(&store, "hooks", at(0)).await;
         let batch = PlanBatch {
             deliveries: (0..n)
                 .map(|i| NewDelivery {
