@@ -93,8 +93,9 @@ pub struct Telling<'a> {
     /// Schedule this too (the follow-up of a resolution), unless the incident has a pending
     /// schedule of the same kind and origin already.
     pub follow_up: Option<&'a NewSchedule>,
-    /// Cancel the incident's pending follow-ups (it reopens).
-    pub cancel_follow_ups: bool,
+    /// Cancel the incident's pending schedules of this kind: its follow-ups, when it reopens
+    /// (the caller decides which kind, and when).
+    pub cancel_follow_ups: Option<&'a str>,
 }
 
 /// What [`Store::tell`] did.

@@ -312,14 +312,14 @@ async fn tell_in(tx: &mut Tx, t: Telling<'_>, now: i64) -> Result<Told> {
     .fetch_one(&mut **tx)
     .await?;
     let mut cancelled = Vec::new();
-    if t.cancel_follow_ups {
+    if let Some(kind) = t.cancel_follow_ups {
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE schedules SET state = 'cancelled', updated_at = ?
              WHERE incident_id = ? AND kind = ? AND state = 'pending' RETURNING id",
         )
         .bind(now)
         .bind(&i.id)
-        .bind(crate::lifecycle::FOLLOW_UP)
+        .bind(kind)
         .fetch_all(&mut **tx)
         .await?;
         for id in ids {
@@ -1253,7 +1253,7 @@ pub(crate) async fn tell_one_update<S: Store>(
         incident: &incident,
         update: &new,
         follow_up: None,
-        cancel_follow_ups: false,
+        cancel_follow_ups: None,
     };
     store.tell(told, now).await.unwrap().update
 }
