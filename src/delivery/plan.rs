@@ -237,7 +237,7 @@ mod tests {
     async fn store_with_update(dir: &std::path::Path) -> (store::Backend, Update) {
         let now = jiff::Timestamp::from_second(1_795_000_000).unwrap();
         let store = store::open("sqlite:crier.db", dir).await.unwrap();
-        let update = crate::store::sqlite::tell_one_update(&store, "outbox", now).await;
+        let update = store::behaviour::tell_one_update(&store, "outbox", now).await;
         (store, update)
     }
 

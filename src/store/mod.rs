@@ -12,6 +12,8 @@
 //! simply are still due. Times are Unix milliseconds.
 
 mod backend;
+#[cfg(test)]
+pub(crate) mod behaviour;
 pub mod sqlite;
 
 pub use backend::{Backend, open};

@@ -339,47 +339,5 @@ impl Store for SqliteStore {
     }
 }
 
-/// For tests across the crate: tell one update of incident `INC-1` on `channel` at `now`
-/// (not planned yet), as the first update of `store`.
-#[cfg(test)]
-pub(crate) async fn tell_one_update<S: Store>(
-    store: &S,
-    channel: &str,
-    now: jiff::Timestamp,
-) -> Update {
-    use crate::store::NewUpdate;
-    use crate::template::{Impact, Status};
-    let incident = IncidentRow {
-        id: "INC-1".into(),
-        title: "Checkout is failing".into(),
-        status: Status::Investigating,
-        impact: Impact::Major,
-        components: Vec::new(),
-        started_at: now,
-        resolved_at: None,
-    };
-    let new = NewUpdate {
-        kind: "outage-notice".into(),
-        status: Status::Investigating,
-        slots: BTreeMap::new(),
-        fingerprint: "f".into(),
-        content_sha256: "c".into(),
-        approved_by: "test".into(),
-        sent_by: "test".into(),
-        channels: vec![channel.into()],
-        audience: None,
-        headline: "h".into(),
-        summary: "s".into(),
-        next_update_at: None,
-    };
-    let told = Telling {
-        incident: &incident,
-        update: &new,
-        follow_up: None,
-        cancel_follow_ups: None,
-    };
-    store.tell(told, now).await.unwrap().update
-}
-
 #[cfg(test)]
 mod tests;
