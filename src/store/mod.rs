@@ -1,15 +1,20 @@
 //! The store: incidents, their timeline of updates, the delivery journal (one row per
 //! recipient × channel), halts, running blasts and the audit log.
 //!
-//! [`Store`] is the one interface callers use; [`open`] gives the [`Backend`] that
-//! `[store] url` names, which passes each call on to its backend: today only
-//! [`sqlite::SqliteStore`], the embedded default (one file, WAL). A delivery row moves `pending → attempting → sent | retry | failed`. A
-//! worker claims rows ahead of sending them (held by that worker, nothing sent yet: the SQLite
-//! store holds claims in memory, since one process sends an update; a store shared by several
-//! processes would commit them as `claimed`); the move to `attempting` is committed just
-//! before each send and the result after it, so a crash leaves `attempting` rows, exactly those
-//! whose message may have gone out, that the next run reports as in doubt, while claimed rows
-//! simply are still due. Times are Unix milliseconds.
+//! [`Store`] is the one interface callers use. [`open`] gives the [`Backend`] that
+//! `[store] url` names, an enum that passes each call on to its backend (the trait returns
+//! `impl Future`, so there is no `dyn Store`): today only [`sqlite::SqliteStore`], the
+//! embedded default (one file, WAL, one folder split by concern). Every backend passes the
+//! same behaviour suite (`behaviour.rs`). The store knows no rule of how an incident's status
+//! moves: what an update does to schedules comes in with it, in [`Telling`].
+//!
+//! A delivery row moves `pending → attempting → sent | retry | failed`. A worker claims rows
+//! ahead of sending them (held by that worker, nothing sent yet: the SQLite store holds claims
+//! in memory, since one process sends an update; a store shared by several processes would
+//! commit them as `claimed`); the move to `attempting` is committed just before each send and
+//! the result after it, so a crash leaves `attempting` rows, exactly those whose message may
+//! have gone out, that the next run reports as in doubt, while claimed rows simply are still
+//! due. Times are Unix milliseconds.
 
 mod backend;
 #[cfg(test)]
