@@ -115,7 +115,7 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
 /// `--plan-only`: write every journal row, send nothing.
 async fn plan_only(
     project: &Project,
-    store: &store::sqlite::SqliteStore,
+    store: &store::Backend,
     update: &store::Update,
     ready: &Ready,
 ) -> anyhow::Result<ExitCode> {

@@ -16,7 +16,7 @@ use crate::delivery::plan;
 use crate::delivery::worker::{Blast, Stats};
 use crate::diag::{Diagnostic, Diagnostics, Invalid};
 use crate::project::Project;
-use crate::store::sqlite::SqliteStore;
+use crate::store::Backend;
 use crate::store::{Counts, Run, Store, Update};
 use crate::template::{Fill, slots};
 
@@ -26,7 +26,7 @@ const STALE_MS: i64 = 10_000;
 /// What to send.
 pub struct Delivery {
     pub project: Arc<Project>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<Backend>,
     pub update: Update,
     pub channels: Vec<Channel>,
     /// Plan from the audience file while sending, when the update is not fully planned yet.
@@ -45,7 +45,7 @@ impl Delivery {
     /// or summary, rows due to retry later left for the next pass.
     pub fn unattended(
         project: Arc<Project>,
-        store: Arc<SqliteStore>,
+        store: Arc<Backend>,
         update: Update,
         channels: Vec<Channel>,
         stop: Arc<AtomicBool>,
@@ -85,7 +85,7 @@ pub fn channels_of(project: &Project, update: &Update) -> Result<Vec<Channel>, I
 /// Finish sending an update planned before (`resume`, `retry`), on its channels as configured now.
 pub async fn continue_update(
     project: Arc<Project>,
-    store: Arc<SqliteStore>,
+    store: Arc<Backend>,
     update: Update,
 ) -> anyhow::Result<ExitCode> {
     let channels = channels_of(&project, &update)?;
@@ -246,7 +246,7 @@ async fn run(d: &Delivery) -> anyhow::Result<Sent> {
 
 fn spawn_planner(
     d: &Delivery,
-    blast: &Arc<Blast<SqliteStore>>,
+    blast: &Arc<Blast<Backend>>,
     stats: &BTreeMap<String, Arc<Stats>>,
 ) -> Option<tokio::task::JoinHandle<anyhow::Result<plan::Planned>>> {
     if d.update.planned || !d.plan {
@@ -292,7 +292,7 @@ const STILL_EVERY: Duration = Duration::from_secs(60);
 /// something new to say, at most every [`LINE_EVERY`] (see [`Lines`]).
 /// `before`: the journal's counts when this run started.
 async fn progress(
-    blast: Arc<Blast<SqliteStore>>,
+    blast: Arc<Blast<Backend>>,
     stats: BTreeMap<String, Arc<Stats>>,
     before: BTreeMap<String, Counts>,
 ) {
@@ -464,7 +464,7 @@ async fn summary(
 
 /// The process sending `update` right now, other than this one: its heartbeat is fresh and,
 /// when it runs on this machine, it still exists.
-pub async fn live_run(store: &SqliteStore, update: &Update) -> crate::store::Result<Option<Run>> {
+pub async fn live_run(store: &Backend, update: &Update) -> crate::store::Result<Option<Run>> {
     let Some(run) = store.current_run(update.id).await? else {
         return Ok(None);
     };

@@ -22,7 +22,7 @@ use crate::delivery::request::{self, Request};
 use crate::diag::Invalid;
 use crate::nudge::{self, Nudge};
 use crate::project::Project;
-use crate::store::sqlite::SqliteStore;
+use crate::store::Backend;
 use crate::store::{NewSchedule, Origin, Schedule, ScheduleState, Store, Update};
 use crate::time;
 
@@ -49,7 +49,7 @@ pub type Log = Arc<dyn Fn(jiff::Timestamp, &str) + Send + Sync>;
 /// Runs due work; keeps the tasks it started until [`Due::drain`].
 pub struct Due {
     project: Arc<Project>,
-    store: Arc<SqliteStore>,
+    store: Arc<Backend>,
     stop: Arc<AtomicBool>,
     log: Log,
     /// Updates this process is sending now.
@@ -58,12 +58,7 @@ pub struct Due {
 }
 
 impl Due {
-    pub fn new(
-        project: Arc<Project>,
-        store: Arc<SqliteStore>,
-        stop: Arc<AtomicBool>,
-        log: Log,
-    ) -> Due {
+    pub fn new(project: Arc<Project>, store: Arc<Backend>, stop: Arc<AtomicBool>, log: Log) -> Due {
         Due {
             project,
             store,
@@ -341,7 +336,7 @@ struct Finished {
 /// After a send: mark the schedule sent once every row is planned and none is left to send
 /// now (rows due to retry later are the worker's, not the schedule's); say what happened.
 async fn finish(
-    store: &SqliteStore,
+    store: &Backend,
     update: i64,
     schedule: Option<i64>,
     attempted: u64,

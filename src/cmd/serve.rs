@@ -53,7 +53,7 @@ pub fn serve(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitCode
 /// of its own; what must be retried later is left to `crier worker` / `crier run-due`.
 fn launcher(
     project: Arc<crate::project::Project>,
-    store: Arc<crate::store::sqlite::SqliteStore>,
+    store: Arc<crate::store::Backend>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> server::api::Launch {
     Arc::new(move |update: crate::store::Update| {

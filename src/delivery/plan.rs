@@ -208,13 +208,14 @@ impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
 mod tests {
     use super::*;
     use crate::channels::{Config, file};
-    use crate::store::sqlite::SqliteStore;
     use std::io::Write;
 
     /// A store in `dir` with one update of incident `INC-1`, not planned yet.
-    async fn store_with_update(dir: &std::path::Path) -> (SqliteStore, Update) {
+    async fn store_with_update(dir: &std::path::Path) -> (store::Backend, Update) {
         let now = jiff::Timestamp::from_second(1_795_000_000).unwrap();
-        crate::store::sqlite::with_one_update(dir, "outbox", now).await
+        let store = store::open("sqlite:crier.db", dir).await.unwrap();
+        let update = store::behaviour::tell_one_update(&store, "outbox", now).await;
+        (store, update)
     }
 
     #[tokio::test]

@@ -73,7 +73,8 @@ impl Ready {
             incident: &self.incident,
             update: &self.update,
             follow_up: self.follow_up.as_ref(),
-            cancel_follow_ups: matches!(self.change, Change::Reopens { .. }),
+            cancel_follow_ups: matches!(self.change, Change::Reopens { .. })
+                .then_some(lifecycle::FOLLOW_UP),
         }
     }
 }

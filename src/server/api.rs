@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::delivery::request::{Request, preflight};
 use crate::diag::Invalid;
 use crate::project::Project;
-use crate::store::sqlite::SqliteStore;
+use crate::store::Backend;
 use crate::store::{Store, Update};
 use crate::template::{Impact, Status};
 
@@ -49,7 +49,7 @@ pub struct BlastRequest {
 /// Check and start the blast `body` asks for, as of `now`: the answer's status and JSON.
 pub async fn blast(
     project: &Project,
-    store: &SqliteStore,
+    store: &Backend,
     launch: &Launch,
     body: BlastRequest,
     now: jiff::Timestamp,

@@ -31,7 +31,7 @@ use axum::routing::{get, post};
 pub use snapshot::Snapshot;
 
 use crate::project::Project;
-use crate::store::sqlite::SqliteStore;
+use crate::store::Backend;
 
 /// How often the snapshot is read again from the journal.
 pub const REFRESH: Duration = Duration::from_secs(1);
@@ -57,7 +57,7 @@ pub struct Access {
 struct Inner {
     access: Access,
     project: Arc<Project>,
-    store: Arc<SqliteStore>,
+    store: Arc<Backend>,
     snapshot: tokio::sync::watch::Sender<Arc<Snapshot>>,
     /// Set when the server stops: event streams end, so the graceful shutdown is not held up
     /// by clients that never hang up.
@@ -68,7 +68,7 @@ impl AppState {
     /// The state with its first snapshot, as of `now`, and who may use the private routes.
     pub async fn new(
         project: Arc<Project>,
-        store: Arc<SqliteStore>,
+        store: Arc<Backend>,
         access: Access,
         now: jiff::Timestamp,
     ) -> anyhow::Result<AppState> {

@@ -1,16 +1,27 @@
 //! The store: incidents, their timeline of updates, the delivery journal (one row per
 //! recipient × channel), halts, running blasts and the audit log.
 //!
-//! [`Store`] is the one interface callers use; [`sqlite::SqliteStore`] is the embedded default
-//! (one file, WAL). A delivery row moves `pending → attempting → sent | retry | failed`. A
-//! worker claims rows ahead of sending them (held by that worker, nothing sent yet: the SQLite
-//! store holds claims in memory, since one process sends an update; a store shared by several
-//! processes would commit them as `claimed`); the move to `attempting` is committed just
-//! before each send and the result after it, so a crash leaves `attempting` rows, exactly those
-//! whose message may have gone out, that the next run reports as in doubt, while claimed rows
-//! simply are still due. Times are Unix milliseconds.
+//! [`Store`] is the one interface callers use. [`open`] gives the [`Backend`] that
+//! `[store] url` names, an enum that passes each call on to its backend (the trait returns
+//! `impl Future`, so there is no `dyn Store`): today only [`sqlite::SqliteStore`], the
+//! embedded default (one file, WAL, one folder split by concern). Every backend passes the
+//! same behaviour suite (`behaviour.rs`). The store knows no rule of how an incident's status
+//! moves: what an update does to schedules comes in with it, in [`Telling`].
+//!
+//! A delivery row moves `pending → attempting → sent | retry | failed`. A worker claims rows
+//! ahead of sending them (held by that worker, nothing sent yet: the SQLite store holds claims
+//! in memory, since one process sends an update; a store shared by several processes would
+//! commit them as `claimed`); the move to `attempting` is committed just before each send and
+//! the result after it, so a crash leaves `attempting` rows, exactly those whose message may
+//! have gone out, that the next run reports as in doubt, while claimed rows simply are still
+//! due. Times are Unix milliseconds.
 
+mod backend;
+#[cfg(test)]
+pub(crate) mod behaviour;
 pub mod sqlite;
+
+pub use backend::{Backend, open};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -31,23 +42,6 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// Open the store named by `url` (`[store] url` in crier.toml); a relative SQLite path is
-/// read from `root`, the folder holding crier.toml.
-pub async fn open(url: &str, root: &std::path::Path) -> Result<sqlite::SqliteStore> {
-    let Some(path) = url.strip_prefix("sqlite:") else {
-        return Err(StoreError::UnknownUrl {
-            url: url.to_string(),
-        });
-    };
-    let path = path.trim_start_matches("//");
-    let full = if std::path::Path::new(path).is_absolute() || path == ":memory:" {
-        path.to_string()
-    } else {
-        root.join(path).display().to_string()
-    };
-    sqlite::SqliteStore::open(&format!("sqlite:{full}")).await
-}
 
 /// The incident as `update` tells it: its facts now, and the updates before this one
 /// (the timeline is in sequence order, from 1).
@@ -106,8 +100,9 @@ pub struct Telling<'a> {
     /// Schedule this too (the follow-up of a resolution), unless the incident has a pending
     /// schedule of the same kind and origin already.
     pub follow_up: Option<&'a NewSchedule>,
-    /// Cancel the incident's pending follow-ups (it reopens).
-    pub cancel_follow_ups: bool,
+    /// Cancel the incident's pending schedules of this kind: its follow-ups, when it reopens
+    /// (the caller decides which kind, and when).
+    pub cancel_follow_ups: Option<&'a str>,
 }
 
 /// What [`Store::tell`] did.

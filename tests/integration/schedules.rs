@@ -33,10 +33,7 @@ fn follow_up_slots() -> std::collections::BTreeMap<String, String> {
 }
 
 /// The schedules of `store`, by id.
-fn schedules(
-    rt: &tokio::runtime::Runtime,
-    store: &store::sqlite::SqliteStore,
-) -> Vec<store::Schedule> {
+fn schedules(rt: &tokio::runtime::Runtime, store: &store::Backend) -> Vec<store::Schedule> {
     rt.block_on(store.schedules(None)).unwrap()
 }
 
