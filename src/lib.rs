@@ -17,6 +17,7 @@ pub mod nudge;
 pub mod preview;
 pub mod project;
 pub mod report;
+pub mod schedule;
 pub mod script;
 pub mod secret;
 pub mod server;

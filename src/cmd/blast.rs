@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::deliver::{self, Delivery};
+use super::deliver;
 use crate::audience;
 use crate::channels::Channel;
 use crate::cli::BlastArgs;
@@ -15,6 +15,7 @@ use crate::delivery::blast::{settings, stop_on_signals};
 use crate::delivery::plan;
 use crate::delivery::rehearsal::{self, Rehearsal};
 use crate::delivery::request::{Ready, Request, preflight};
+use crate::delivery::run::Delivery;
 use crate::diag::{Diagnostic, Invalid};
 use crate::lifecycle::Change;
 use crate::project::Project;
@@ -107,7 +108,8 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
         plan: true,
         stop: stop_on_signals(),
         counted: Some(counts),
-        attended: true,
+        wait_retries: true,
+        progress: None, // `deliver` shows it
     })
     .await
 }

@@ -1,86 +1,24 @@
-//! Sending one planned (or planning) update and reporting it: shared by `blast`, `resume`
-//! and `retry`. Shows live progress per channel on stderr (bars on a terminal; otherwise a
-//! line when a channel's counts changed, at most every 5 s) and ends with a per-channel summary and the exit code.
+//! Sending one update and reporting it, for `blast`, `resume` and `retry`: the engine is
+//! `delivery::run`; this shows its live progress per channel on stderr (bars on a terminal;
+//! otherwise a line when a channel's counts changed, at most every 5 s) and ends with a
+//! per-channel summary and the exit code.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::audience;
-use crate::channels::Channel;
-use crate::delivery::blast;
-use crate::delivery::plan;
-use crate::delivery::worker::{Blast, Stats};
-use crate::diag::{Diagnostic, Diagnostics, Invalid};
+use crate::delivery::run::{self, Delivery, Progress, Sent, Snapshot, TICK};
+use crate::diag::{Diagnostic, Invalid};
 use crate::project::Project;
-use crate::store::Backend;
-use crate::store::{Counts, Run, Store, Update};
-use crate::template::{Fill, slots};
+use crate::store::{Backend, Store, Update};
 
-/// A run stale for this long is taken to be dead (its process was killed).
-const STALE_MS: i64 = 10_000;
-
-/// What to send.
-pub struct Delivery {
-    pub project: Arc<Project>,
-    pub store: Arc<Backend>,
-    pub update: Update,
-    pub channels: Vec<Channel>,
-    /// Plan from the audience file while sending, when the update is not fully planned yet.
-    pub plan: bool,
-    pub stop: Arc<AtomicBool>,
-    /// The journal's counts of this update, when the caller has just taken them (a count is a
-    /// scan of the journal: not done twice on a large blast).
-    pub counted: Option<BTreeMap<String, Counts>>,
-    /// For a person at a terminal: live progress, a summary, and waiting for retries. `false`
-    /// (the worker): none of it; rows due to retry later are left for its next pass.
-    pub attended: bool,
-}
-
-impl Delivery {
-    /// A send nobody watches (the worker, the trigger API): planning as needed, no progress
-    /// or summary, rows due to retry later left for the next pass.
-    pub fn unattended(
-        project: Arc<Project>,
-        store: Arc<Backend>,
-        update: Update,
-        channels: Vec<Channel>,
-        stop: Arc<AtomicBool>,
-    ) -> Delivery {
-        Delivery {
-            project,
-            store,
-            update,
-            channels,
-            plan: true,
-            stop,
-            counted: None,
-            attended: false,
-        }
-    }
-}
-
-/// The channels of `update`, as configured now; a channel that no longer exists is an error.
-pub fn channels_of(project: &Project, update: &Update) -> Result<Vec<Channel>, Invalid> {
-    let mut found = Vec::new();
-    let mut problems = Diagnostics::default();
-    for name in &update.channels {
-        match project.channels.iter().find(|c| &c.name == name) {
-            Some(c) => found.push(c.clone()),
-            None => problems.push(
-                Diagnostic::new(format!(
-                    "update {} of `{}` was sent on channel `{name}`, which is no longer configured",
-                    update.seq, update.incident_id
-                ))
-                .hint(format!("restore `channels/{name}.toml` to finish sending")),
-            ),
-        }
-    }
-    problems.into_result(found).map_err(|e| Invalid(e.0))
-}
+/// Without a terminal, a channel's line is printed at most this often.
+const LINE_EVERY: Duration = Duration::from_secs(5);
+/// Without a terminal, a channel whose line has not changed for this long says so.
+const STILL_EVERY: Duration = Duration::from_secs(60);
 
 /// Finish sending an update planned before (`resume`, `retry`), on its channels as configured now.
 pub async fn continue_update(
@@ -88,7 +26,7 @@ pub async fn continue_update(
     store: Arc<Backend>,
     update: Update,
 ) -> anyhow::Result<ExitCode> {
-    let channels = channels_of(&project, &update)?;
+    let channels = run::channels_of(&project, &update)?;
     deliver(Delivery {
         project,
         store,
@@ -97,17 +35,22 @@ pub async fn continue_update(
         plan: true,
         stop: crate::delivery::blast::stop_on_signals(),
         counted: None,
-        attended: true,
+        wait_retries: true,
+        progress: None,
     })
     .await
 }
 
-/// Send `d.update` and report; the exit code says whether everyone got it. Another process
-/// sending it right now is bad input (exit 2), with how to wait for it or stop it.
-pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
+/// Send `d.update` with a person watching — live progress, waiting for retries, a summary —
+/// and say whether everyone got it (the exit code). Another process sending it right now is
+/// bad input (exit 2), with how to wait for it or stop it.
+pub async fn deliver(mut d: Delivery) -> anyhow::Result<ExitCode> {
     let (seq, incident) = (d.update.seq, d.update.incident_id.clone());
-    match deliver_unless_busy(d).await? {
-        Ok(sent) => Ok(sent.code),
+    let (store, update, stop) = (d.store.clone(), d.update.clone(), d.stop.clone());
+    d.wait_retries = true;
+    d.progress = Some(progress(d.channels.iter().map(|c| c.name.clone())));
+    match run::deliver_unless_busy(d).await? {
+        Ok(sent) => summary(&store, &update, &sent, stop.load(Ordering::Relaxed)).await,
         Err(other) => Err(Invalid::from(
             Diagnostic::new(format!(
                 "update {seq} of `{incident}` is being sent right now by process {} on `{}` (since {})",
@@ -123,187 +66,17 @@ pub async fn deliver(d: Delivery) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// What one run of [`deliver_unless_busy`] came to.
-#[derive(Debug)]
-pub struct Sent {
-    pub code: ExitCode,
-    /// Messages this run attempted (sent, failed, or left to retry).
-    pub attempted: u64,
-}
-
-/// Send `d.update`, unless another live process is sending it: then `Err(its run)`.
-pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<Sent, Run>> {
-    let me = Run {
-        pid: std::process::id(),
-        host: hostname(),
-        started_at: jiff::Timestamp::now(),
-        heartbeat_at: jiff::Timestamp::now(),
-    };
-    let mut started = d.store.start_run(d.update.id, &me, STALE_MS).await?;
-    if let Err(other) = &started
-        && other.host == me.host
-        && process_gone(other.pid)
-    {
-        // Killed (kill -9, a crash, a reboot) less than STALE_MS ago: its rows left
-        // `attempting` are recovered as in doubt when the workers start.
-        d.store.end_run(d.update.id, other.pid).await?;
-        started = d.store.start_run(d.update.id, &me, STALE_MS).await?;
-    }
-    if let Err(other) = started {
-        return Ok(Err(other));
-    }
-    let result = run(&d).await;
-    d.store.end_run(d.update.id, me.pid).await?;
-    result.map(Ok)
-}
-
-async fn run(d: &Delivery) -> anyhow::Result<Sent> {
-    let project = &d.project;
-    let kind = project.engine.kind(&d.update.kind).map_err(Invalid::from)?;
-    let clock = project.clock(d.update.created_at);
-    let values = slots::resolve(
-        &kind.name,
-        &kind.slots,
-        &d.update.slots,
-        Fill::Defaults,
-        clock,
-    )
-    .map_err(Invalid)?;
-    let mut built = Vec::new();
-    let mut problems = Diagnostics::default();
-    for channel in &d.channels {
-        match blast::build(
-            channel,
-            &project.config,
-            &d.update.incident_id,
-            d.update.seq,
-        ) {
-            Ok(b) => built.push((channel.clone(), b)),
-            Err(e) => problems.push(
-                Diagnostic::new(format!("channel `{}`: {e}", channel.name)).in_file(&channel.path),
-            ),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Invalid(problems).into());
-    }
-    let outbox = built
-        .iter()
-        .find_map(|(_, b)| b.outbox().map(std::path::Path::to_path_buf));
-    let blast = Arc::new(Blast {
-        store: d.store.clone(),
-        project: project.clone(),
-        update: d.update.clone(),
-        incident: crate::store::incident_before(d.store.as_ref(), &d.update).await?,
-        slots: values.display,
-        stop: d.stop.clone(),
-        halted: Arc::new(AtomicBool::new(false)),
-        planning: Arc::new(AtomicBool::new(d.plan && !d.update.planned)),
-        planned: Arc::default(),
-        wait_retries: d.attended,
-    });
-    let stats: BTreeMap<String, Arc<Stats>> = d
-        .channels
-        .iter()
-        .map(|c| (c.name.clone(), Arc::default()))
-        .collect();
-    // Counted once, before the planner adds rows: from here on the bars count in memory (a
-    // count of the journal is a scan, and would hold up the sends on a large blast).
-    let before = match &d.counted {
-        Some(counts) => counts.clone(),
-        None if d.attended => d.store.counts(d.update.id).await?,
-        None => BTreeMap::new(),
-    };
-    let planner = spawn_planner(d, &blast, &stats);
-    let progress = d
-        .attended
-        .then(|| tokio::spawn(progress(blast.clone(), stats.clone(), before)));
-    let reports = blast::send(blast.clone(), built, &stats).await;
-    let planned = match planner {
-        Some(p) => Some(p.await.expect("the planner never panics")?),
-        None => None,
-    };
-    if let Some(p) = progress {
-        p.abort();
-    }
-    let reports = reports?;
-    let attempted = stats
-        .values()
-        .map(|s| {
-            s.sent.load(Ordering::Relaxed)
-                + s.failed.load(Ordering::Relaxed)
-                + s.retrying.load(Ordering::Relaxed)
-        })
-        .sum();
-    let code = if d.attended {
-        let in_doubt: usize = reports.values().map(|r| r.in_doubt.len()).sum();
-        summary(d, planned.as_ref(), in_doubt, outbox.as_deref()).await?
-    } else {
-        ExitCode::SUCCESS
-    };
-    Ok(Sent { code, attempted })
-}
-
-fn spawn_planner(
-    d: &Delivery,
-    blast: &Arc<Blast<Backend>>,
-    stats: &BTreeMap<String, Arc<Stats>>,
-) -> Option<tokio::task::JoinHandle<anyhow::Result<plan::Planned>>> {
-    if d.update.planned || !d.plan {
-        return None;
-    }
-    let store = d.store.clone();
-    let update = d.update.clone();
-    let channels = d.channels.clone();
-    let blast = blast.clone();
-    let path = d.project.config.audience_path.clone();
-    let segment = d.update.audience.clone();
-    let stats = stats.clone();
-    let notify = blast.planned.clone();
-    let added = move |channel: &str, rows: u64| {
-        if let Some(s) = stats.get(channel) {
-            s.planned.fetch_add(rows, Ordering::Relaxed);
-        }
-        notify.notify_waiters();
-    };
-    Some(tokio::task::spawn(async move {
-        let result = async {
-            let reader = audience::open(&path)
-                .map_err(Invalid::from)?
-                .segment(segment);
-            let refs: Vec<&Channel> = channels.iter().collect();
-            Ok(plan::plan(store.as_ref(), &update, &refs, reader, added).await?)
-        }
-        .await;
-        blast.planning.store(false, Ordering::Release);
-        blast.planned.notify_waiters();
-        result
-    }))
-}
-
-/// How often progress is looked at: the bars on a terminal move at this pace.
-const TICK: Duration = Duration::from_millis(500);
-/// Without a terminal, a channel's line is printed at most this often.
-const LINE_EVERY: Duration = Duration::from_secs(5);
-/// Without a terminal, a channel whose line has not changed for this long says so.
-const STILL_EVERY: Duration = Duration::from_secs(60);
-
-/// Live progress: bars on a terminal; otherwise (a log, CI) a line per channel when it has
-/// something new to say, at most every [`LINE_EVERY`] (see [`Lines`]).
-/// `before`: the journal's counts when this run started.
-async fn progress(
-    blast: Arc<Blast<Backend>>,
-    stats: BTreeMap<String, Arc<Stats>>,
-    before: BTreeMap<String, Counts>,
-) {
+/// Live progress of the channels named `names`: bars on a terminal; otherwise (a log, CI) a
+/// line per channel when it has something new to say, at most every [`LINE_EVERY`] (see
+/// [`Lines`]).
+fn progress(names: impl Iterator<Item = String>) -> Progress {
     let terminal = std::io::stderr().is_terminal();
     let bars = indicatif::MultiProgress::new();
     let style = indicatif::ProgressStyle::with_template(
         "{prefix:>14} {bar:28} {pos:>7}/{len:7} {per_sec:>9} ETA {eta:>4} {msg}",
     )
     .expect("the progress template is valid");
-    let bar_of: BTreeMap<&String, indicatif::ProgressBar> = stats
-        .keys()
+    let bar_of: BTreeMap<String, indicatif::ProgressBar> = names
         .map(|name| {
             let bar = bars.add(
                 indicatif::ProgressBar::new(0)
@@ -319,35 +92,25 @@ async fn progress(
     let mut lines = Lines::default();
     let mut tick = 0u32;
     let ticks_per_line = (LINE_EVERY.as_millis() / TICK.as_millis()) as u32;
-    loop {
-        for (name, stat) in &stats {
-            let counted = before.get(name).cloned().unwrap_or_default();
-            let total = counted.total() + stat.planned.load(Ordering::Relaxed);
-            let sent = stat.sent.load(Ordering::Relaxed);
-            let failed = stat.failed.load(Ordering::Relaxed);
-            let retrying = stat.retrying.load(Ordering::Relaxed);
-            let halted = if blast.halted.load(Ordering::Relaxed) {
-                " HALTED"
-            } else {
-                ""
-            };
-            let msg = format!("{retrying} retrying, {failed} failed{halted}");
+    Box::new(move |now: &Snapshot| {
+        let _keep = &bars;
+        let halted = if now.halted { " HALTED" } else { "" };
+        for (name, c) in &now.channels {
+            let msg = format!("{} retrying, {} failed{halted}", c.retrying, c.failed);
             if let Some(bar) = bar_of.get(name) {
-                bar.set_length(total);
-                let done_before = counted.sent + counted.failed + counted.skipped;
-                bar.set_position((sent + failed).max(done_before));
+                bar.set_length(c.total);
+                bar.set_position(c.done);
                 bar.set_message(msg.clone());
             }
             if !terminal && tick > 0 && tick.is_multiple_of(ticks_per_line) {
-                let state = format!("{} of {total} sent, {msg}", counted.sent + sent);
+                let state = format!("{} of {} sent, {msg}", c.sent, c.total);
                 if let Some(line) = lines.line(name, state, std::time::Instant::now()) {
                     eprintln!("{line}");
                 }
             }
         }
         tick = tick.wrapping_add(1);
-        tokio::time::sleep(TICK).await;
-    }
+    })
 }
 
 /// The progress lines of a run without a terminal. A line is printed when a channel's state
@@ -386,13 +149,12 @@ impl Lines {
 
 /// The per-channel summary and the exit code: 0 when everyone got it, 1 otherwise.
 async fn summary(
-    d: &Delivery,
-    planned: Option<&plan::Planned>,
-    in_doubt: usize,
-    outbox: Option<&std::path::Path>,
+    store: &Backend,
+    u: &Update,
+    sent: &Sent,
+    stopped: bool,
 ) -> anyhow::Result<ExitCode> {
-    let u = &d.update;
-    let counts = d.store.counts(u.id).await?;
+    let counts = store.counts(u.id).await?;
     println!("\n{} update {} ({}):", u.incident_id, u.seq, u.kind);
     let mut failed = 0;
     let mut skipped = 0;
@@ -408,10 +170,10 @@ async fn summary(
             c.unsent()
         );
     }
-    if let Some(p) = planned
+    if let Some(p) = &sent.planned
         && p.bad_rows + p.duplicates > 0
     {
-        let (total, rows) = d.store.bad_rows(u.id, 5).await?;
+        let (total, rows) = store.bad_rows(u.id, 5).await?;
         println!(
             "\n{total} audience rows could not be used (see `crier status {}`):",
             u.incident_id
@@ -420,12 +182,13 @@ async fn summary(
             println!("  row {}: {}", r.row, r.reason);
         }
     }
+    let in_doubt = sent.in_doubt;
     if in_doubt > 0 {
         println!(
             "\n{in_doubt} messages were in doubt after an interrupted run: sent again with the same Message-ID / webhook-id (or skipped where `in_doubt = \"skip\"`)."
         );
     }
-    if let Some(dir) = outbox {
+    if let Some(dir) = &sent.outbox {
         println!(
             "\nWritten to {}/ (email/*.eml, everyone/*.json, …).",
             dir.display()
@@ -435,7 +198,7 @@ async fn summary(
         "Call script for support staff: crier script --incident {}",
         u.incident_id
     );
-    if d.stop.load(Ordering::Relaxed) || unfinished > 0 {
+    if stopped || unfinished > 0 {
         println!(
             "\nStopped before the end: run the same command again, or `crier resume {}`, to continue.",
             u.incident_id
@@ -460,45 +223,6 @@ async fn summary(
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The process sending `update` right now, other than this one: its heartbeat is fresh and,
-/// when it runs on this machine, it still exists.
-pub async fn live_run(store: &Backend, update: &Update) -> crate::store::Result<Option<Run>> {
-    let Some(run) = store.current_run(update.id).await? else {
-        return Ok(None);
-    };
-    let age = jiff::Timestamp::now().as_millisecond() - run.heartbeat_at.as_millisecond();
-    let gone = run.host == hostname() && process_gone(run.pid);
-    Ok((age < STALE_MS && !gone && run.pid != std::process::id()).then_some(run))
-}
-
-/// Whether process `pid` on this machine has ended (a zombie counts as ended). Where that
-/// cannot be told (no `/proc`), it is taken to be alive, and its run goes stale after
-/// [`STALE_MS`] without a heartbeat.
-fn process_gone(pid: u32) -> bool {
-    if pid == std::process::id() || std::fs::metadata("/proc/self/stat").is_err() {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // `pid (comm) S …`: the state follows the last `)`.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| matches!(state, 'Z' | 'X')),
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    }
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .unwrap_or_else(|| "this machine".into())
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub fn resume(config: Option<&Path>, args: &ScopeArgs) -> anyhow::Result<ExitCod
             );
             return Ok(ExitCode::SUCCESS);
         }
-        if let Some(run) = deliver::live_run(&store, &update).await? {
+        if let Some(run) = crate::delivery::run::live_run(&store, &update).await? {
             println!(
                 "Update {} of {} is being sent by process {} on `{}`; it continues now.",
                 update.seq, update.incident_id, run.pid, run.host

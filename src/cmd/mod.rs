@@ -6,7 +6,6 @@ mod approve;
 mod blast;
 mod check;
 pub(crate) mod deliver;
-pub mod due;
 mod halt;
 mod incident;
 mod init;

@@ -59,7 +59,7 @@ fn launcher(
     Arc::new(move |update: crate::store::Update| {
         let (project, store, stop) = (project.clone(), store.clone(), stop.clone());
         tokio::spawn(async move {
-            let channels = match super::deliver::channels_of(&project, &update) {
+            let channels = match crate::delivery::run::channels_of(&project, &update) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!(
@@ -71,8 +71,8 @@ fn launcher(
             };
             let what = format!("update {} of {}", update.seq, update.incident_id);
             let delivery =
-                super::deliver::Delivery::unattended(project, store, update, channels, stop);
-            match super::deliver::deliver_unless_busy(delivery).await {
+                crate::delivery::run::Delivery::unattended(project, store, update, channels, stop);
+            match crate::delivery::run::deliver_unless_busy(delivery).await {
                 Ok(Ok(sent)) => eprintln!(
                     "crier serve: {what} (trigger API): {} messages attempted",
                     sent.attempted

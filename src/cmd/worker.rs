@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::due::Due;
 use crate::delivery::blast::stop_on_signals_saying;
+use crate::schedule::Due;
 use crate::store;
 
 /// How long to run.
@@ -28,7 +28,7 @@ pub fn run(config: Option<&Path>, mode: Mode) -> anyhow::Result<ExitCode> {
         );
         let poll = project.config.poll;
         let tz = project.config.time_zone.clone();
-        let log: super::due::Log = Arc::new(move |at, line| {
+        let log: crate::schedule::Log = Arc::new(move |at, line| {
             println!("{}  {line}", crate::time::display_seconds(at, &tz));
         });
         let mut due = Due::new(project.clone(), store, stop.clone(), log);

@@ -11,4 +11,5 @@ pub mod plan;
 pub mod rehearsal;
 pub mod request;
 pub mod retry;
+pub mod run;
 pub mod worker;

@@ -31,8 +31,7 @@ const LAYERS: &[&[&str]] = &[
     &["check", "preview", "report"],
     &["cli", "delivery"],
     &["nudge"],
-    // Replaces `cmd/due.rs` soon (issue 13); listed before it exists, above what due work uses
-    // and below `server`.
+    // Due work (the engine of `crier worker`): above what it uses, below `server`.
     &["schedule"],
     &["server"],
     &["cmd"],

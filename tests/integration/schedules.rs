@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use crier::cmd::due::Due;
 use crier::delivery::request;
+use crier::schedule::Due;
 use crier::store::{self, NewSchedule, Origin, ScheduleState, Store};
 use jiff::{SignedDuration, Timestamp};
 
@@ -109,7 +109,7 @@ fn a_thousand_follow_ups_across_the_dst_change_go_out_once_each_on_time_through_
     while now <= last_due + SignedDuration::from_secs(5) {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let store = open(&rt);
-        let quiet: crier::cmd::due::Log = Arc::new(|_, _| {});
+        let quiet: crier::schedule::Log = Arc::new(|_, _| {});
         let mut due = Due::new(
             project.clone(),
             store,

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinSet;
 
-use super::deliver::{self, Delivery};
 use crate::delivery::request::{self, Request};
+use crate::delivery::run::{self, Delivery};
 use crate::diag::Invalid;
 use crate::nudge::{self, Nudge};
 use crate::project::Project;
@@ -251,11 +251,11 @@ impl Due {
         if !self.busy.lock().expect("never poisoned").insert(update.id) {
             return Ok(false);
         }
-        if deliver::live_run(&self.store, &update).await?.is_some() {
+        if run::live_run(&self.store, &update).await?.is_some() {
             self.busy.lock().expect("never poisoned").remove(&update.id);
             return Ok(false);
         }
-        let channels = match deliver::channels_of(&self.project, &update) {
+        let channels = match run::channels_of(&self.project, &update) {
             Ok(c) => c,
             Err(Invalid(problems)) => {
                 self.busy.lock().expect("never poisoned").remove(&update.id);
@@ -281,7 +281,7 @@ impl Due {
             let what = sending(&update, schedule);
             let delivery =
                 Delivery::unattended(project.clone(), store.clone(), update, channels, stop);
-            let outcome = match deliver::deliver_unless_busy(delivery).await {
+            let outcome = match run::deliver_unless_busy(delivery).await {
                 Ok(Ok(sent)) => finish(&store, id, schedule, sent.attempted, now)
                     .await
                     .map(|f| f.line),
