@@ -245,7 +245,7 @@ impl Default for Audience {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Store {
-    /// `sqlite:crier.db` (default) or `postgres://…`.
+    /// `sqlite:crier.db` (the default; a relative path is read from the folder of crier.toml).
     #[serde(default = "default_store")]
     url: String,
 }

@@ -142,3 +142,26 @@ delegate! {
     fn maintenance(&self) -> Result<Option<Maintenance>>;
     fn audit(&self, actor: &str, command: &str, detail: &str, now: jiff::Timestamp) -> Result<()>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unknown_store_url_names_the_setting_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in ["postgres://localhost/crier", "crier.db", "mysql://x"] {
+            let Err(error) = open(url, dir.path()).await else {
+                panic!("`{url}` was opened");
+            };
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "`[store] url = \"{url}\"` is not a store crier knows; write `url = \"sqlite:crier.db\"` (a file next to crier.toml)"
+                )
+            );
+        }
+        assert!(open("sqlite:crier.db", dir.path()).await.is_ok());
+        assert!(dir.path().join("crier.db").exists(), "relative to the root");
+    }
+}

@@ -37,7 +37,9 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("the journal holds something crier cannot read: {0}")]
     Corrupt(String),
-    #[error("`{url}` is not a store crier knows; use `sqlite:crier.db`")]
+    #[error(
+        "`[store] url = \"{url}\"` is not a store crier knows; write `url = \"sqlite:crier.db\"` (a file next to crier.toml)"
+    )]
     UnknownUrl { url: String },
 }
 
