@@ -1,8 +1,8 @@
 //! The send contract: the one trait every channel type implements to send — a pure `prepare`
 //! (rendered message → payload, with the platform's limits) and an I/O-only `send` — and what
 //! a send comes to: a [`Receipt`], or a [`SendError`] classified where it happened (see
-//! [`super::classify`]). The delivery engine (`crate::delivery`) drives it and decides, in its
-//! retry policy, what each error means for the journal.
+//! [`super::classify`]). The delivery engine (`src/delivery/`, a layer above) drives it and
+//! decides, in its retry policy, what each error means for the journal.
 
 use std::future::Future;
 use std::time::Duration;
