@@ -5,7 +5,7 @@
 //! `[store] url` names, an enum that passes each call on to its backend (the trait returns
 //! `impl Future`, so there is no `dyn Store`): today only [`sqlite::SqliteStore`], the
 //! embedded default (one file, WAL, one folder split by concern). Every backend passes the
-//! same behaviour suite (`behaviour.rs`). The store knows no rule of how an incident's status
+//! same behaviour suite (`behaviour/`). The store knows no rule of how an incident's status
 //! moves: what an update does to schedules comes in with it, in [`Telling`].
 //!
 //! A delivery row moves `pending → attempting → sent | retry | failed`. A worker claims rows

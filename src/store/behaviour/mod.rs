@@ -1,0 +1,245 @@
+//! The behaviour every [`Store`] backend owes: each test is a generic function over a [`Db`],
+//! and `behaviours!` makes it one `#[tokio::test]` per backend (the `mod` lines at the end:
+//! a new backend adds its line and its `Db`). The behaviours are split by concern, as
+//! `sqlite/` is: `timeline` (incidents, updates, telling), `journal` (planning, claiming,
+//! recording, counting), `schedules` (schedules, promises, nudges), `control` (runs, halts,
+//! maintenance, the audit log). They check what a caller sees through the trait (what
+//! `crier status`, `report`, the worker or `halt` would show), never a backend's tables;
+//! tests of one backend's own details (its files, its statements) stay beside that backend.
+
+mod journal;
+mod timeline;
+
+use std::collections::BTreeMap;
+
+use super::{
+    Delivery, IncidentRow, NewDelivery, NewSchedule, NewUpdate, Origin, Outcome, PlanBatch,
+    Schedule, Store, Telling, Update,
+};
+use crate::template::{Impact, Status};
+
+/// A fresh database for one test: empty (no incident, schedule, halt or switch), since some
+/// behaviours read what the whole journal holds (every incident, the totals, every due
+/// schedule). Row ids need not start at 1. `open` can be called again: the store it gives
+/// then is the next process's (after a crash, say).
+pub(crate) trait Db {
+    type Store: Store;
+    fn open(&self) -> impl Future<Output = Self::Store>;
+}
+
+/// A SQLite file in a folder of its own, opened as crier.toml would name it.
+pub(crate) struct SqliteDb(tempfile::TempDir);
+
+impl SqliteDb {
+    pub(crate) fn new() -> SqliteDb {
+        SqliteDb(tempfile::tempdir().unwrap())
+    }
+}
+
+impl Db for SqliteDb {
+    type Store = super::Backend;
+
+    async fn open(&self) -> super::Backend {
+        super::open("sqlite:crier.db", self.0.path()).await.unwrap()
+    }
+}
+
+/// `secs` seconds into the tests' day.
+pub(crate) fn at(secs: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_795_000_000 + secs).unwrap()
+}
+
+/// Incident `id`, investigating a major outage, started at `started`.
+fn incident(id: &str, started: jiff::Timestamp) -> IncidentRow {
+    IncidentRow {
+        id: id.into(),
+        title: "Checkout is failing".into(),
+        status: Status::Investigating,
+        impact: Impact::Major,
+        components: Vec::new(),
+        started_at: started,
+        resolved_at: None,
+    }
+}
+
+/// An update on `channel`; `fingerprint` tells one command from another.
+fn new_update(channel: &str, fingerprint: &str) -> NewUpdate {
+    NewUpdate {
+        kind: "outage-notice".into(),
+        status: Status::Investigating,
+        slots: BTreeMap::new(),
+        fingerprint: fingerprint.into(),
+        content_sha256: "c".into(),
+        approved_by: "test".into(),
+        sent_by: "test".into(),
+        channels: vec![channel.into()],
+        audience: None,
+        headline: "h".into(),
+        summary: "s".into(),
+        next_update_at: None,
+    }
+}
+
+/// Telling `update` with the facts `incident`, and nothing done to schedules.
+fn telling<'a>(incident: &'a IncidentRow, update: &'a NewUpdate) -> Telling<'a> {
+    Telling {
+        incident,
+        update,
+        follow_up: None,
+        cancel_follow_ups: None,
+    }
+}
+
+/// For tests across the crate: tell one update of incident `INC-1` on `channel` at `now`
+/// (not planned yet), as the first update of `store`.
+pub(crate) async fn tell_one_update<S: Store>(
+    store: &S,
+    channel: &str,
+    now: jiff::Timestamp,
+) -> Update {
+    let (incident, new) = (incident("INC-1", now), new_update(channel, "f"));
+    store
+        .tell(telling(&incident, &new), now)
+        .await
+        .unwrap()
+        .update
+}
+
+/// A schedule of `kind` for incident `id`, due at `due`, made by an operator.
+fn new_schedule(id: &str, kind: &str, due: jiff::Timestamp) -> NewSchedule {
+    NewSchedule {
+        incident_id: id.into(),
+        kind: kind.into(),
+        slots: BTreeMap::new(),
+        channels: None,
+        audience: None,
+        due_at: due,
+        typed: "in 24h".into(),
+        origin: Origin::Operator,
+        created_by: "test".into(),
+    }
+}
+
+/// Add `new` as an operator would (`crier schedule`), at `now`.
+async fn add<S: Store>(store: &S, new: NewSchedule, now: jiff::Timestamp) -> Schedule {
+    store.add_schedule(&new, now).await.unwrap()
+}
+
+/// A journal row of `channel` for `recipient`, keyed `key`.
+fn row(channel: &str, recipient: &str, key: &str) -> NewDelivery {
+    NewDelivery {
+        channel: channel.into(),
+        recipient_id: recipient.into(),
+        key: key.into(),
+        target: "{}".into(),
+    }
+}
+
+/// One update planned for `n` recipients on channel `hooks` (keys `key_0`…), in `store`.
+pub(crate) async fn planned<S: Store>(store: &S, n: usize) -> Update {
+    let update = tell_one_update(store, "hooks", at(0)).await;
+    let batch = PlanBatch {
+        deliveries: (0..n)
+            .map(|i| row("hooks", &format!("cus_{i}"), &format!("key_{i}")))
+            .collect(),
+        bad_rows: Vec::new(),
+        planned_rows: n as u64,
+    };
+    store.plan(update.id, &batch, at(0)).await.unwrap();
+    update
+}
+
+pub(crate) fn ids(rows: &[Delivery]) -> Vec<i64> {
+    rows.iter().map(|d| d.id).collect()
+}
+
+fn keys(rows: &[Delivery]) -> Vec<&str> {
+    rows.iter().map(|d| d.key.as_str()).collect()
+}
+
+/// Claim the 7 rows of `update` (planned by [`planned`]), begin 6 and record one outcome of
+/// each kind: `cus_0` sent (with a provider id), `cus_1` to retry, `cus_2` failed, `cus_3` in
+/// doubt and resent, `cus_4` in doubt and skipped, `cus_5` sent, `cus_6` let go unattempted.
+pub(crate) async fn record_every_outcome<S: Store>(store: &S, update: &Update) {
+    let rows = store.claim(update.id, "hooks", 10, at(1)).await.unwrap();
+    assert_eq!(rows.len(), 7);
+    let id = |i: usize| rows[i].id;
+    // Six are about to be sent; the seventh is let go without an attempt.
+    let begun: Vec<i64> = (0..6).map(id).collect();
+    store.record(&[], &begun, at(2)).await.unwrap();
+    let outcomes = [
+        (
+            id(0),
+            Outcome::Sent {
+                provider_id: Some("msg_key_0".into()),
+            },
+        ),
+        (
+            id(1),
+            Outcome::Retry {
+                at: at(60),
+                error: "503 from the endpoint".into(),
+            },
+        ),
+        (
+            id(2),
+            Outcome::Failed {
+                error: "404 from the endpoint".into(),
+            },
+        ),
+        (
+            id(3),
+            Outcome::InDoubt {
+                resend: true,
+                at: at(30),
+                error: "no answer within 15 s".into(),
+            },
+        ),
+        (
+            id(4),
+            Outcome::InDoubt {
+                resend: false,
+                at: at(30),
+                error: "no answer within 15 s".into(),
+            },
+        ),
+        (id(5), Outcome::Sent { provider_id: None }),
+        (id(6), Outcome::Released { at: at(5) }),
+    ];
+    store.record(&outcomes, &[], at(3)).await.unwrap();
+}
+
+/// Every behaviour, as a `#[tokio::test]` on a fresh database `$db` of one backend: one
+/// module per concern.
+macro_rules! behaviours {
+    ($db:expr) => {
+        behaviours!($db;
+            timeline: [
+                a_telling_cancels_the_pending_schedules_of_the_kind_it_names,
+            ],
+            journal: [
+                every_outcome_lands_in_the_journal_as_written,
+                a_late_begin_changes_nothing,
+                claims_hand_out_each_due_row_once_while_it_is_held,
+                a_row_due_again_at_the_same_millisecond_is_claimed_once_the_lane_drains,
+                rows_claimed_before_a_crash_are_due_for_the_next_run,
+            ],
+        );
+    };
+    ($db:expr; $($concern:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+        $(
+            mod $concern {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        $crate::store::behaviour::$concern::$name($db).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+mod sqlite {
+    behaviours!(crate::store::behaviour::SqliteDb::new());
+}
