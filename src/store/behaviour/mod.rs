@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Delivery, IncidentRow, NewDelivery, NewSchedule, NewUpdate, Origin, Outcome, PlanBatch,
-    Schedule, Store, Telling, Update,
+    Schedule, Store, Telling, Told, Update,
 };
 use crate::template::{Impact, Status};
 
@@ -88,6 +88,13 @@ fn telling<'a>(incident: &'a IncidentRow, update: &'a NewUpdate) -> Telling<'a> 
         follow_up: None,
         cancel_follow_ups: None,
     }
+}
+
+/// Tell update `fingerprint` (on channel `hooks`) of incident `id` (started at `at(0)`) at
+/// `now`.
+async fn tell<S: Store>(store: &S, id: &str, fingerprint: &str, now: jiff::Timestamp) -> Told {
+    let (incident, new) = (incident(id, at(0)), new_update("hooks", fingerprint));
+    store.tell(telling(&incident, &new), now).await.unwrap()
 }
 
 /// For tests across the crate: tell one update of incident `INC-1` on `channel` at `now`
@@ -215,7 +222,19 @@ macro_rules! behaviours {
     ($db:expr) => {
         behaviours!($db;
             timeline: [
+                a_first_telling_opens_the_incident_with_its_facts_and_update_1,
+                the_same_command_again_continues_the_latest_update_and_changes_nothing,
+                the_same_words_after_another_update_are_a_new_update,
+                sequence_numbers_count_from_1_per_incident,
+                a_later_telling_sets_the_incidents_facts_and_keeps_its_start,
+                a_follow_up_is_scheduled_with_its_telling_once_while_one_is_pending,
+                a_follow_up_is_scheduled_beside_pending_ones_of_another_kind_or_origin,
                 a_telling_cancels_the_pending_schedules_of_the_kind_it_names,
+                a_telling_cancels_only_its_incidents_pending_schedules,
+                incidents_are_listed_most_recently_started_first,
+                an_incident_with_its_timeline_has_its_updates_in_order,
+                the_latest_update_is_of_one_incident_or_of_all,
+                updates_list_an_incidents_timeline_and_update_finds_one,
             ],
             journal: [
                 every_outcome_lands_in_the_journal_as_written,
