@@ -403,7 +403,9 @@ pub trait Store: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Incident>>> + Send;
-    /// The latest update of `incident`, or of any incident.
+    /// The latest update of `incident`: the last on its timeline (highest sequence number),
+    /// whatever the clocks of the machines that told them said. Without `incident`, the
+    /// update told last of any incident, by `created_at`.
     fn latest_update(
         &self,
         incident: Option<&str>,

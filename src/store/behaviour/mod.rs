@@ -235,6 +235,7 @@ macro_rules! behaviours {
                 an_incident_with_its_timeline_has_its_updates_in_order,
                 the_latest_update_is_of_one_incident_or_of_all,
                 updates_list_an_incidents_timeline_and_update_finds_one,
+                the_latest_update_of_an_incident_is_the_last_on_its_timeline_whatever_the_clock,
             ],
             journal: [
                 every_outcome_lands_in_the_journal_as_written,

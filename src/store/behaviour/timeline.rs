@@ -439,3 +439,18 @@ pub(super) async fn updates_list_an_incidents_timeline_and_update_finds_one(db: 
     assert_eq!(store.update(first.id).await.unwrap(), Some(first));
     assert_eq!(store.update(-1).await.unwrap(), None);
 }
+
+pub(super) async fn the_latest_update_of_an_incident_is_the_last_on_its_timeline_whatever_the_clock(
+    db: impl Db,
+) {
+    let store = db.open().await;
+    tell(&store, "INC-1", "f1", at(10)).await;
+    // Told by a machine whose clock is behind (or after the clock stepped back).
+    let second = tell(&store, "INC-1", "f2", at(5)).await.update;
+    assert_eq!(second.seq, 2);
+    assert_eq!(
+        store.latest_update(Some("INC-1")).await.unwrap(),
+        Some(second),
+        "`crier status INC-1`, `retry` and `resume` speak of the update told last"
+    );
+}
