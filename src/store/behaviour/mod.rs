@@ -243,6 +243,17 @@ macro_rules! behaviours {
                 claims_hand_out_each_due_row_once_while_it_is_held,
                 a_row_due_again_at_the_same_millisecond_is_claimed_once_the_lane_drains,
                 rows_claimed_before_a_crash_are_due_for_the_next_run,
+                planning_adds_rows_per_channel_and_records_how_far_it_got,
+                a_key_planned_before_is_left_alone_and_reported_as_a_duplicate,
+                bad_rows_are_counted_once_each_and_listed_by_row_up_to_the_limit,
+                rows_held_by_a_claim_count_as_pending_until_begun,
+                retries_are_due_for_finished_blasts_once_their_time_comes,
+                a_blast_still_planning_or_sending_has_no_retries_due,
+                the_next_due_row_of_a_channel_is_its_earliest_unsent_one,
+                failures_list_up_to_the_limit_of_each_kind_in_journal_order,
+                requeued_rows_are_due_again_with_their_attempts_counted_afresh,
+                a_crash_leftover_is_skipped_in_doubt_when_the_channel_does_not_resend,
+                totals_count_the_rows_of_every_update_by_channel_and_state,
             ],
         );
     };
