@@ -8,6 +8,7 @@
 //! tests of one backend's own details (its files, its statements) stay beside that backend.
 
 mod journal;
+mod schedules;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -254,6 +255,27 @@ macro_rules! behaviours {
                 requeued_rows_are_due_again_with_their_attempts_counted_afresh,
                 a_crash_leftover_is_skipped_in_doubt_when_the_channel_does_not_resend,
                 totals_count_the_rows_of_every_update_by_channel_and_state,
+            ],
+            schedules: [
+                a_schedule_is_kept_as_made_and_pending,
+                schedules_are_listed_by_due_time_for_one_incident_or_all,
+                due_schedules_are_the_pending_and_sending_ones_whose_time_has_come,
+                cancelling_a_pending_schedule_calls_it_off,
+                cancelling_a_schedule_no_longer_pending_returns_it_unchanged,
+                a_due_schedule_becomes_the_next_update_and_is_being_sent,
+                a_second_start_of_the_same_schedule_finds_its_update,
+                a_schedule_no_longer_pending_becomes_no_update,
+                a_schedule_starts_with_the_effects_of_its_telling,
+                a_schedule_ends_once,
+                failed_schedules_are_listed_until_their_nudge_is_taken,
+                a_holding_update_is_scheduled_once_per_promise,
+                promises_due_are_the_latest_updates_of_open_incidents_by_promised_time,
+                a_promise_is_no_longer_due_once_a_later_update_or_the_resolution_is_told,
+                a_nudge_is_taken_once_while_it_is_being_sent,
+                an_unfinished_nudge_is_taken_again_after_its_retry_time,
+                a_failed_nudge_is_tried_again_after_its_retry_time_up_to_its_attempts,
+                a_sent_nudge_is_never_taken_again,
+                a_nudge_never_retried_is_taken_once,
             ],
         );
     };
