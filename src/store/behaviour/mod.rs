@@ -7,6 +7,7 @@
 //! `crier status`, `report`, the worker or `halt` would show), never a backend's tables;
 //! tests of one backend's own details (its files, its statements) stay beside that backend.
 
+mod control;
 mod journal;
 mod schedules;
 mod timeline;
@@ -276,6 +277,19 @@ macro_rules! behaviours {
                 a_failed_nudge_is_tried_again_after_its_retry_time_up_to_its_attempts,
                 a_sent_nudge_is_never_taken_again,
                 a_nudge_never_retried_is_taken_once,
+            ],
+            control: [
+                a_run_refuses_another_process_while_its_heartbeat_is_fresh,
+                a_run_whose_heartbeat_is_stale_is_taken_over,
+                a_heartbeat_keeps_a_run_fresh,
+                an_ended_run_lets_the_next_one_start,
+                the_same_process_may_start_its_run_again,
+                halting_an_incident_stops_only_it,
+                halting_everything_stops_every_incident,
+                resuming_lifts_only_the_halt_of_its_scope,
+                halting_twice_is_one_halt,
+                maintenance_is_off_until_switched_on_and_shows_the_last_switch,
+                the_audit_log_takes_any_entry_and_changes_nothing_else,
             ],
         );
     };
