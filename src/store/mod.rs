@@ -477,7 +477,10 @@ pub trait Store: Send + Sync {
         update: i64,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<u64>> + Send;
-    /// Record that this process sends `update`, unless a live one does (then `Err(that run)`).
+    /// Record that this process sends `update`, unless another live one does (then
+    /// `Err(that run)`). A process is its pid on its host (the same pid on another host is
+    /// another process); the same process may start again. A run is live while its
+    /// heartbeat is less than `stale_after_ms` older than `me.heartbeat_at`.
     fn start_run(
         &self,
         update: i64,

@@ -197,3 +197,18 @@ pub(super) async fn the_audit_log_takes_any_entry_and_changes_nothing_else(db: i
     assert!(store.totals().await.unwrap().is_empty());
     assert_eq!(store.maintenance().await.unwrap(), None);
 }
+
+pub(super) async fn a_run_of_the_same_pid_on_another_host_is_another_process(db: impl Db) {
+    let store = db.open().await;
+    let update = tell_one_update(&store, "hooks", at(0)).await;
+    // Two workers in containers, each its namespace's process 1.
+    let first = process(1, "worker-a", at(0));
+    start(&store, &update, &first).await.unwrap();
+    let second = process(1, "worker-b", at(1));
+    assert_eq!(
+        start(&store, &update, &second).await,
+        Err(first.clone()),
+        "two processes would send the same update"
+    );
+    assert_eq!(store.current_run(update.id).await.unwrap(), Some(first));
+}

@@ -284,6 +284,7 @@ macro_rules! behaviours {
                 a_heartbeat_keeps_a_run_fresh,
                 an_ended_run_lets_the_next_one_start,
                 the_same_process_may_start_its_run_again,
+                a_run_of_the_same_pid_on_another_host_is_another_process,
                 halting_an_incident_stops_only_it,
                 halting_everything_stops_every_incident,
                 resuming_lifts_only_the_halt_of_its_scope,
