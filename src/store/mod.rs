@@ -5,7 +5,7 @@
 //! `[store] url` names, an enum that passes each call on to its backend (the trait returns
 //! `impl Future`, so there is no `dyn Store`): today only [`sqlite::SqliteStore`], the
 //! embedded default (one file, WAL, one folder split by concern). Every backend passes the
-//! same behaviour suite (`behaviour.rs`). The store knows no rule of how an incident's status
+//! same behaviour suite (`behaviour/`). The store knows no rule of how an incident's status
 //! moves: what an update does to schedules comes in with it, in [`Telling`].
 //!
 //! A delivery row moves `pending → attempting → sent | retry | failed`. A worker claims rows
@@ -96,14 +96,15 @@ pub struct NewUpdate {
 /// An update to add, with what it does to its incident: all of it is one transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct Telling<'a> {
-    /// The incident's facts after this update.
+    /// The incident's facts after this update (its `started_at` stays that of its first
+    /// telling).
     pub incident: &'a IncidentRow,
     pub update: &'a NewUpdate,
     /// Schedule this too (the follow-up of a resolution), unless the incident has a pending
-    /// schedule of the same kind and origin already.
+    /// schedule of the same kind and origin already (one no longer pending does not count).
     pub follow_up: Option<&'a NewSchedule>,
-    /// Cancel the incident's pending schedules of this kind: its follow-ups, when it reopens
-    /// (the caller decides which kind, and when).
+    /// Cancel the incident's pending schedules of this kind, whatever their origin: its
+    /// follow-ups, when it reopens (the caller decides which kind, and when).
     pub cancel_follow_ups: Option<&'a str>,
 }
 
@@ -387,9 +388,11 @@ impl IncidentRow {
 
 /// The journal. Every method is one transaction.
 pub trait Store: Send + Sync {
-    /// Add an update to the timeline (next sequence number) with its effects on the incident,
-    /// in one transaction; or, when the same command (same fingerprint) made the incident's
-    /// latest update, return that one and change nothing.
+    /// Add an update to the timeline (next sequence number of its incident, from 1) with its
+    /// effects on the incident, in one transaction; or, when the same command (same
+    /// fingerprint) made the incident's latest update, return that one as it was (`continued`)
+    /// and change nothing: not the facts, no follow-up, no cancelling. The same fingerprint
+    /// after another update is a new update.
     fn tell(
         &self,
         t: Telling<'_>,
@@ -403,24 +406,31 @@ pub trait Store: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<Incident>>> + Send;
-    /// The latest update of `incident`, or of any incident.
+    /// The latest update of `incident`: the last on its timeline (highest sequence number),
+    /// whatever the clocks of the machines that told them said. Without `incident`, the
+    /// update told last of any incident, by `created_at`.
     fn latest_update(
         &self,
         incident: Option<&str>,
     ) -> impl Future<Output = Result<Option<Update>>> + Send;
+    /// The timeline of `incident`, in sequence order (empty when there is no such incident).
     fn updates(&self, incident: &str) -> impl Future<Output = Result<Vec<Update>>> + Send;
     fn update(&self, id: i64) -> impl Future<Output = Result<Option<Update>>> + Send;
     /// Updates with rows waiting to retry that are due at `now`, and no row left unsent
-    /// otherwise (nothing pending or being attempted): blasts that ran to the end.
+    /// otherwise (nothing pending, held by a claim or being attempted) and planning finished:
+    /// blasts that ran to the end.
     fn retries_due(&self, now: jiff::Timestamp) -> impl Future<Output = Result<Vec<i64>>> + Send;
-    /// Add journal rows and bad rows, and record the audience position, in one transaction.
-    /// Rows whose key exists already are left alone: returns their indexes in `batch.deliveries`.
+    /// Add journal rows and bad rows, and record the audience position (`planned_rows`), in one
+    /// transaction. Rows whose key exists already (planned before, or earlier in the batch)
+    /// are left alone: returns their indexes in `batch.deliveries`. A bad row recorded again
+    /// (the same row and field: planning resumed after a crash) is kept once.
     fn plan(
         &self,
         update: i64,
         batch: &PlanBatch,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<usize>>> + Send;
+    /// Planning is over: every journal row of `update` exists (`Update::planned`).
     fn finish_plan(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
     /// Rows of `channel` left `attempting` by a crash: mark them in doubt, and make them due
     /// again (`resend`) or `skipped`. Returns their keys. Rows left `claimed` (by a journal of
@@ -450,12 +460,14 @@ pub trait Store: Send + Sync {
         begin: &[i64],
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// When the next `retry` row of `channel` is due, if any.
+    /// When the next row of `channel` not sent yet (pending, or waiting to retry) is due, if
+    /// any. The worker asks when none of the channel's rows is held by a claim.
     fn next_due(
         &self,
         update: i64,
         channel: &str,
     ) -> impl Future<Output = Result<Option<jiff::Timestamp>>> + Send;
+    /// The rows of `update` per channel, by state (channels without rows are not named).
     fn counts(&self, update: i64) -> impl Future<Output = Result<BTreeMap<String, Counts>>> + Send;
     /// Up to `limit` rows that failed or were skipped for good, then up to `limit` waiting
     /// to retry after an error, in journal order.
@@ -464,18 +476,25 @@ pub trait Store: Send + Sync {
         update: i64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Failure>>> + Send;
+    /// How many audience rows of `update` could not be used, and the first `limit` of them
+    /// by audience row.
     fn bad_rows(
         &self,
         update: i64,
         limit: u32,
     ) -> impl Future<Output = Result<(u64, Vec<BadRow>)>> + Send;
-    /// Make failed (and skipped) rows due again. Returns how many.
+    /// Make failed (and skipped) rows due again at `now`, as if never attempted: their
+    /// attempts and first attempt start again, so the retry policy applies afresh. A row
+    /// skipped in doubt stays in doubt (it is sent again with the same id). Returns how many.
     fn requeue_failed(
         &self,
         update: i64,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<u64>> + Send;
-    /// Record that this process sends `update`, unless a live one does (then `Err(that run)`).
+    /// Record that this process sends `update`, unless another live one does (then
+    /// `Err(that run)`). A process is its pid on its host (the same pid on another host is
+    /// another process); the same process may start again. A run is live while its
+    /// heartbeat is less than `stale_after_ms` older than `me.heartbeat_at`.
     fn start_run(
         &self,
         update: i64,
@@ -484,40 +503,49 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<std::result::Result<(), Run>>> + Send;
     /// The process recorded as sending `update`, if any (alive or not).
     fn current_run(&self, update: i64) -> impl Future<Output = Result<Option<Run>>> + Send;
+    /// The run of process `pid` on `update` is alive at `now` (another process's run is left
+    /// alone).
     fn heartbeat(
         &self,
         update: i64,
         pid: u32,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// The run of process `pid` on `update` is over (another process's run is left alone).
     fn end_run(&self, update: i64, pid: u32) -> impl Future<Output = Result<()>> + Send;
-    /// `crier halt`: stop sending for `scope` (an incident id, or `*`).
+    /// `crier halt`: stop sending for `scope` (an incident id, or `*` for every incident,
+    /// including those not told yet). Halting a scope twice is one halt.
     fn halt(&self, scope: &str, now: jiff::Timestamp) -> impl Future<Output = Result<()>> + Send;
-    /// `crier resume`: lift the halt on `scope`. Returns whether there was one.
+    /// `crier resume`: lift the halt on `scope` itself. Returns whether there was one. The
+    /// scopes are separate: lifting `*` leaves an incident's own halt, and lifting an
+    /// incident's leaves `*` (it is still halted then).
     fn resume(&self, scope: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Whether sending for `incident` is halted (by its own halt or `*`).
     fn halted(&self, incident: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Add a pending schedule, as `new` says.
     fn add_schedule(
         &self,
         new: &NewSchedule,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Schedule>> + Send;
-    /// Add a holding-update schedule unless the incident has one with the same `typed` (the
-    /// promise it stands for): `None` then.
+    /// Add a holding-update schedule unless the incident has a holding one with the same
+    /// `typed` (the promise it stands for), whatever became of it: `None` then.
     fn add_holding(
         &self,
         new: &NewSchedule,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Option<Schedule>>> + Send;
     fn schedule(&self, id: i64) -> impl Future<Output = Result<Option<Schedule>>> + Send;
-    /// The latest update of each open incident, when it promised the next update for
-    /// `until` or earlier.
+    /// The latest update of each open (not resolved) incident, when it promised the next
+    /// update for `until` or earlier; the earliest promise first.
     fn promises_due(
         &self,
         until: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<Update>>> + Send;
     /// Take nudge `about` on `channel` to send: `true` when it is new, or an earlier attempt
-    /// failed or was left unfinished `retry_after_ms` ago (at most `max_attempts`).
+    /// failed (since its [`Store::end_nudge`]) or was left unfinished (since it was taken)
+    /// `retry_after_ms` ago or more, and fewer than `max_attempts` were made. One that was sent
+    /// is never taken again. `retry_after_ms` may be `i64::MAX`: never again.
     fn take_nudge(
         &self,
         about: &str,
@@ -527,7 +555,7 @@ pub trait Store: Send + Sync {
         retry_after_ms: i64,
         max_attempts: u32,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// How sending a nudge ended: sent, or why not.
+    /// How sending a nudge ended: sent (`None`), or why not (it may be taken again).
     fn end_nudge(
         &self,
         about: &str,
@@ -535,26 +563,31 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Schedules that failed when due and whose nudge was not taken yet.
+    /// Schedules that failed when due and whose nudge was not taken yet, on any channel: the
+    /// nudge about failed schedule `ID` is `schedule:ID:failed`.
     fn failed_schedules(&self) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
-    /// Schedules of `incident` (or of every incident), by due time.
+    /// Schedules of `incident` (or of every incident), in every state, by due time.
     fn schedules(
         &self,
         incident: Option<&str>,
     ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
-    /// Schedules due at `now` that are pending, or sending (their update may not be finished).
+    /// Schedules due at `now` that are pending, or sending (their update may not be
+    /// finished), by due time.
     fn due_schedules(
         &self,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
-    /// Cancel a pending schedule. Returns it as it is after (cancelled, or as it was).
+    /// Cancel a pending schedule. Returns it as it is after (cancelled, or as it was when it
+    /// was no longer pending); `None` when there is no such schedule.
     fn cancel_schedule(
         &self,
         id: i64,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Option<Schedule>>> + Send;
-    /// Turn due schedule `id` into its update (as [`Store::tell`]), exactly once: the update
-    /// it became before, if any; `None` when it is no longer pending (cancelled, failed).
+    /// Turn due schedule `id` into its update (as [`Store::tell`], with the telling's effects)
+    /// and mark it `sending`, exactly once: the update it became before, if any, whatever its
+    /// state now (`continued`, nothing changed); `None` when it became none and is no longer
+    /// pending (cancelled, failed), or there is no such schedule.
     fn start_schedule(
         &self,
         id: i64,
@@ -570,11 +603,14 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// Journal rows of every update, by (channel, state), for `/metrics`.
+    /// Journal rows of every update, by (channel, state), for `/metrics`: the states of
+    /// [`Counts`], rows held by a claim being `pending`.
     fn totals(&self) -> impl Future<Output = Result<BTreeMap<(String, String), u64>>> + Send;
-    /// Turn maintenance on (`Some`) or off (`None`).
+    /// Turn maintenance on (`Some`, replacing the switch before) or off (`None`).
     fn set_maintenance(&self, on: Option<&Maintenance>) -> impl Future<Output = Result<()>> + Send;
     fn maintenance(&self) -> impl Future<Output = Result<Option<Maintenance>>> + Send;
+    /// Add an entry to the audit log. Nothing in crier reads it back (the operator reads the
+    /// store itself).
     fn audit(
         &self,
         actor: &str,

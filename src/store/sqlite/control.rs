@@ -25,7 +25,9 @@ pub(super) async fn start_run(
     if let Some(r) = existing {
         let other = run_from(&r)?;
         let alive = millis(me.heartbeat_at) - millis(other.heartbeat_at) < stale_after_ms;
-        if alive && other.pid != me.pid {
+        // A process is its pid on its host: in containers, every worker may be process 1.
+        let me_again = other.pid == me.pid && other.host == me.host;
+        if alive && !me_again {
             return Ok(Err(other));
         }
     }

@@ -199,13 +199,23 @@ pub(super) async fn latest_update(
     store: &SqliteStore,
     incident: Option<&str>,
 ) -> Result<Option<Update>> {
-    let sql = select_updates!(
-        "WHERE ?1 IS NULL OR incident_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1"
-    );
-    let row = sqlx::query(sql)
-        .bind(incident)
-        .fetch_optional(&store.pool)
-        .await?;
+    // An incident's latest update is the last on its timeline; across incidents there is
+    // only the clock of each telling.
+    let row = match incident {
+        Some(id) => {
+            sqlx::query(select_updates!(
+                "WHERE incident_id = ? ORDER BY seq DESC LIMIT 1"
+            ))
+            .bind(id)
+            .fetch_optional(&store.pool)
+            .await?
+        }
+        None => {
+            sqlx::query(select_updates!("ORDER BY created_at DESC, id DESC LIMIT 1"))
+                .fetch_optional(&store.pool)
+                .await?
+        }
+    };
     row.as_ref().map(update_from).transpose()
 }
 
