@@ -327,15 +327,18 @@ fn snapshot(
     }
 }
 
-/// The process sending `update` right now, other than this one: its heartbeat is fresh and,
-/// when it runs on this machine, it still exists.
+/// The process sending `update` right now, other than this one (a process is its pid on its
+/// host: every containerised worker may be process 1): its heartbeat is fresh and, when it
+/// runs on this machine, it still exists.
 pub async fn live_run(store: &Backend, update: &Update) -> crate::store::Result<Option<Run>> {
     let Some(run) = store.current_run(update.id).await? else {
         return Ok(None);
     };
     let age = jiff::Timestamp::now().as_millisecond() - run.heartbeat_at.as_millisecond();
-    let gone = run.host == hostname() && process_gone(run.pid);
-    Ok((age < STALE_MS && !gone && run.pid != std::process::id()).then_some(run))
+    let here = run.host == hostname();
+    let me = here && run.pid == std::process::id();
+    let gone = here && process_gone(run.pid);
+    Ok((age < STALE_MS && !gone && !me).then_some(run))
 }
 
 /// Whether process `pid` on this machine has ended (a zombie counts as ended). Where that
