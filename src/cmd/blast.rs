@@ -8,10 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::deliver;
+use super::stop_on_signals;
 use crate::audience;
 use crate::channels::Channel;
 use crate::cli::BlastArgs;
-use crate::delivery::blast::{settings, stop_on_signals};
+use crate::delivery::blast::settings;
 use crate::delivery::plan;
 use crate::delivery::rehearsal::{self, Rehearsal};
 use crate::delivery::request::{Ready, Request, preflight};

@@ -33,7 +33,7 @@ pub async fn continue_update(
         update,
         channels,
         plan: true,
-        stop: crate::delivery::blast::stop_on_signals(),
+        stop: super::stop_on_signals(),
         counted: None,
         wait_retries: true,
         progress: None,

@@ -152,3 +152,36 @@ pub fn unapproved_note(count: usize) -> String {
         "{kinds} not approved as written; `crier blast` refuses {them} until `crier approve KIND --by NAME`."
     )
 }
+
+/// Flags a caller sets up once: stop on Ctrl-C / SIGTERM.
+pub fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    stop_on_signals_saying(
+        "stopping: finishing the messages in flight; run the same command again to continue",
+    )
+}
+
+/// [`stop_on_signals`], printing `message` when a signal comes.
+pub fn stop_on_signals_saying(
+    message: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM can be watched");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!("\n{message}");
+    });
+    stop
+}

@@ -21,7 +21,7 @@ pub fn serve(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<ExitCode
                 server::support::TOKEN_ENV
             );
         }
-        let stop = crate::delivery::blast::stop_on_signals_saying("crier serve: stopping");
+        let stop = super::stop_on_signals_saying("crier serve: stopping");
         let api = server::support::Auth::from_env(server::api::TOKEN_ENV)
             .map(|auth| (auth, launcher(project.clone(), store.clone(), stop.clone())));
         let access = server::Access { support, api };

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::delivery::blast::stop_on_signals_saying;
+use super::stop_on_signals_saying;
 use crate::schedule::Due;
 use crate::store;
 

@@ -1,10 +1,11 @@
-//! One update, sent: build each channel's transport, start one worker per channel, keep the
-//! halt flag and the run's heartbeat fresh, and report what happened. Used by `blast`,
-//! `resume` and `retry`.
+//! The channels of one update, sending: each channel's transport built through the registry
+//! and its settings (its file's keys over its type's defaults), one worker per channel, the
+//! halt flag and the run's heartbeat kept fresh, and what each channel came to. Driven by
+//! `run.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::retry::RetryPolicy;
@@ -150,35 +151,4 @@ async fn keep_fresh<S: Store + 'static>(blast: Arc<Blast<S>>) {
         ticks = ticks.wrapping_add(1);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-/// Flags a caller sets up once: stop on Ctrl-C / SIGTERM.
-pub fn stop_on_signals() -> Arc<AtomicBool> {
-    stop_on_signals_saying(
-        "stopping: finishing the messages in flight; run the same command again to continue",
-    )
-}
-
-/// [`stop_on_signals`], printing `message` when a signal comes.
-pub fn stop_on_signals_saying(message: &'static str) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM can be watched");
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        flag.store(true, Ordering::Relaxed);
-        eprintln!("\n{message}");
-    });
-    stop
 }
