@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::{
     BadRow, Counts, Delivery, Failure, IncidentRow, Maintenance, NewSchedule, Outcome, PlanBatch,
-    Result, Run, Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, sqlite,
+    Result, Run, Schedule, ScheduleState, Store, StoreError, Telling, Told, Update, postgres,
+    sqlite,
 };
 use crate::template::Incident;
 
@@ -16,14 +17,19 @@ use crate::template::Incident;
 pub enum Backend {
     /// `sqlite:PATH`: one file, the embedded default.
     Sqlite(sqlite::SqliteStore),
+    /// `postgres://…` (or `postgresql://…`): a PostgreSQL database several machines share.
+    Postgres(postgres::PostgresStore),
 }
 
 /// Open the store named by `url` (`[store] url` in crier.toml); a relative SQLite path is
-/// read from `root`, the folder holding crier.toml.
+/// read from `root`, the folder holding crier.toml. An error never shows the URL's password.
 pub async fn open(url: &str, root: &Path) -> Result<Backend> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Backend::Postgres(postgres::PostgresStore::open(url).await?));
+    }
     let Some(path) = url.strip_prefix("sqlite:") else {
         return Err(StoreError::UnknownUrl {
-            url: url.to_string(),
+            url: shown_url(url),
         });
     };
     let path = path.trim_start_matches("//");
@@ -36,6 +42,17 @@ pub async fn open(url: &str, root: &Path) -> Result<Backend> {
     Ok(Backend::Sqlite(store))
 }
 
+/// `url` as an error may show it: without a password (`user:password@`).
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("********"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// `impl Store for Backend`, each method written once here as its signature, and passed on
 /// to the backend of the variant (one arm per variant).
 macro_rules! delegate {
@@ -45,6 +62,7 @@ macro_rules! delegate {
                 async fn $name(&self $(, $arg: $ty)*) -> $out {
                     match self {
                         Backend::Sqlite(store) => store.$name($($arg),*).await,
+                        Backend::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
             )*
@@ -150,17 +168,21 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_store_url_names_the_setting_and_the_fix() {
         let dir = tempfile::tempdir().unwrap();
-        for url in ["postgres://localhost/crier", "crier.db", "mysql://x"] {
+        for url in ["crier.db", "mysql://x", "postgres:crier"] {
             let Err(error) = open(url, dir.path()).await else {
                 panic!("`{url}` was opened");
             };
             assert_eq!(
                 error.to_string(),
                 format!(
-                    "`[store] url = \"{url}\"` is not a store crier knows; write `url = \"sqlite:crier.db\"` (a file next to crier.toml)"
+                    "`[store] url = \"{url}\"` is not a store crier knows; write `url = \"sqlite:crier.db\"` (a file next to crier.toml) or `url = \"postgres://…\"`"
                 )
             );
         }
+        let Err(error) = open("mysql://crier:s3cret@db/crier", dir.path()).await else {
+            panic!("mysql was opened");
+        };
+        assert!(!error.to_string().contains("s3cret"), "{error}");
         assert!(open("sqlite:crier.db", dir.path()).await.is_ok());
         assert!(dir.path().join("crier.db").exists(), "relative to the root");
     }

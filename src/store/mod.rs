@@ -3,13 +3,14 @@
 //!
 //! [`Store`] is the one interface callers use. [`open`] gives the [`Backend`] that
 //! `[store] url` names, an enum that passes each call on to its backend (the trait returns
-//! `impl Future`, so there is no `dyn Store`): today only [`sqlite::SqliteStore`], the
-//! embedded default (one file, WAL, one folder split by concern). Every backend passes the
+//! `impl Future`, so there is no `dyn Store`): [`sqlite::SqliteStore`], the embedded default
+//! (one file, WAL, one folder split by concern), or [`postgres::PostgresStore`], a journal
+//! several machines share (split the same way). Every backend passes the
 //! same behaviour suite (`behaviour/`). The store knows no rule of how an incident's status
 //! moves: what an update does to schedules comes in with it, in [`Telling`].
 //!
 //! A delivery row moves `pending → attempting → sent | retry | failed`. A worker claims rows
-//! ahead of sending them (held by that worker, nothing sent yet: the SQLite store holds claims
+//! ahead of sending them (held by that worker, nothing sent yet: both stores hold claims
 //! in memory, since one process sends an update; a store shared by several processes would
 //! commit them as `claimed`); the move to `attempting` is committed just before each send and
 //! the result after it, so a crash leaves `attempting` rows, exactly those whose message may
@@ -19,6 +20,7 @@
 mod backend;
 #[cfg(test)]
 pub(crate) mod behaviour;
+pub mod postgres;
 pub mod sqlite;
 
 pub use backend::{Backend, open};
@@ -35,10 +37,14 @@ use crate::template::{Impact, Incident, Status};
 pub enum StoreError {
     #[error("the journal database failed: {0}")]
     Db(#[from] sqlx::Error),
+    /// A database error whose text named a secret (the password of `[store] url`), with it
+    /// cut out.
+    #[error("the journal database failed: {0}")]
+    Scrubbed(String),
     #[error("the journal holds something crier cannot read: {0}")]
     Corrupt(String),
     #[error(
-        "`[store] url = \"{url}\"` is not a store crier knows; write `url = \"sqlite:crier.db\"` (a file next to crier.toml)"
+        "`[store] url = \"{url}\"` is not a store crier knows; write `url = \"sqlite:crier.db\"` (a file next to crier.toml) or `url = \"postgres://…\"`"
     )]
     UnknownUrl { url: String },
 }

@@ -46,6 +46,84 @@ impl Db for SqliteDb {
     }
 }
 
+/// The PostgreSQL server the tests use (trust auth); only ever on this machine.
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A database of its own on the local PostgreSQL server (`crier_t_<hex>`), created empty and
+/// dropped when the test ends.
+pub(crate) struct PostgresDb {
+    name: String,
+    url: String,
+}
+
+impl PostgresDb {
+    /// Create the database; fails the test, saying how to start the server, when the server
+    /// does not answer.
+    pub(crate) async fn new() -> PostgresDb {
+        use sqlx::Connection;
+        let name = format!("crier_t_{:016x}", fastrand::u64(..));
+        let mut admin = sqlx::PgConnection::connect(&format!("{POSTGRES}/test"))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the PostgreSQL tests need a server at 127.0.0.1:5432 with trust auth for user \
+                     `postgres` and a database `test` ({e}); start it with `pg_ctlcluster 15 main start`"
+                )
+            });
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let url = format!("{POSTGRES}/{name}");
+        PostgresDb { name, url }
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Db for PostgresDb {
+    type Store = super::Backend;
+
+    async fn open(&self) -> super::Backend {
+        super::open(&self.url, std::path::Path::new("/nonexistent"))
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for PostgresDb {
+    /// Drop the database from a thread of its own (this one may be inside the test's
+    /// runtime), ending the connections the test's stores left open.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&format!("{POSTGRES}/test")).await?;
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
+            panic!(
+                "the test database {} could not be dropped: {dropped:?}",
+                self.name
+            );
+        }
+    }
+}
+
 /// `secs` seconds into the tests' day.
 pub(crate) fn at(secs: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_second(1_795_000_000 + secs).unwrap()
@@ -310,4 +388,8 @@ macro_rules! behaviours {
 
 mod sqlite {
     behaviours!(crate::store::behaviour::SqliteDb::new());
+}
+
+mod postgres {
+    behaviours!(crate::store::behaviour::PostgresDb::new().await);
 }

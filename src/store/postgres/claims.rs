@@ -1,0 +1,121 @@
+//! Claims: the due rows this process hands its workers, held in memory until recorded.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::MutexGuard;
+
+use sqlx::Row;
+
+use super::PostgresStore;
+use crate::store::{Delivery, Result, millis, timestamp};
+
+/// The start of a query for due rows of a channel, as a claim hands them out (`$1`: now,
+/// `$2`: update, `$3`: channel).
+macro_rules! due_rows {
+    () => {
+        "SELECT id, channel, recipient_id, key, target, attempts + 1 AS attempts,
+           COALESCE(first_attempt_at, $1) AS first_attempt_at, in_doubt, next_attempt_at
+         FROM deliveries WHERE update_id = $2 AND channel = $3 AND state IN ('pending', 'retry') "
+    };
+}
+
+/// Rows this process claimed and has not recorded yet, per (update, channel).
+///
+/// A claim lives here, not in the journal: only one process sends an update (`start_run`
+/// refuses a second), so no other worker needs to see it, and a crash loses nothing (the rows
+/// were never sent and are still due). That saves one of a send's three journal writes.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    lanes: HashMap<(i64, String), Lane>,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    ids: HashSet<i64>,
+    /// The last row claimed, as (next_attempt_at, id): the next claim starts after it, past
+    /// the rows still held. Forgotten when nothing is held, so that a row made due again at an
+    /// earlier point of that order (it can only tie in the same millisecond) is found then.
+    after: Option<(i64, i64)>,
+}
+
+/// The claims of this process.
+fn held(store: &PostgresStore) -> MutexGuard<'_, Held> {
+    store.held.lock().expect("the claims are never poisoned")
+}
+
+/// Rows recorded: no longer held by their lane.
+pub(super) fn release(store: &PostgresStore, ids: impl Iterator<Item = i64>) {
+    let mut claims = held(store);
+    for id in ids {
+        for lane in claims.lanes.values_mut() {
+            if lane.ids.remove(&id) && lane.ids.is_empty() {
+                lane.after = None;
+            }
+        }
+    }
+}
+
+pub(super) async fn claim(
+    store: &PostgresStore,
+    update: i64,
+    channel: &str,
+    limit: u32,
+    now: jiff::Timestamp,
+) -> Result<Vec<Delivery>> {
+    let now = millis(now);
+    let lane = (update, channel.to_string());
+    let after = held(store).lanes.get(&lane).and_then(|l| l.after);
+    // Due rows in due order, starting after the last one handed out: first those due at
+    // that same millisecond, then the later ones (two index seeks; a single row-value
+    // comparison would step over every row still held).
+    let (after_at, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
+    // `$6` (the last id) only in the query that names it: PostgreSQL refuses a parameter
+    // that a statement does not use.
+    let due = async |sql, wanted: usize, with_id: bool| {
+        let query = sqlx::query(sql)
+            .bind(now)
+            .bind(update)
+            .bind(channel)
+            .bind(wanted as i64)
+            .bind(after_at);
+        let query = if with_id { query.bind(after_id) } else { query };
+        query.fetch_all(&store.pool).await
+    };
+    let limit = limit as usize;
+    let mut rows = Vec::with_capacity(limit);
+    if after.is_some() {
+        let same_time = concat!(
+            due_rows!(),
+            "AND next_attempt_at = $5 AND id > $6 ORDER BY id LIMIT $4"
+        );
+        rows = due(same_time, limit, true).await?;
+    }
+    if rows.len() < limit {
+        let later = concat!(
+            due_rows!(),
+            "AND next_attempt_at > $5 AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $4"
+        );
+        rows.extend(due(later, limit - rows.len(), false).await?);
+    }
+    let mut claims = held(store);
+    let lane = claims.lanes.entry(lane).or_default();
+    let mut claimed = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        lane.after = Some((r.try_get("next_attempt_at")?, id));
+        if !lane.ids.insert(id) {
+            continue; // held already: never hand out a row twice
+        }
+        claimed.push(Delivery {
+            id,
+            channel: r.try_get("channel")?,
+            recipient_id: r.try_get("recipient_id")?,
+            key: r.try_get("key")?,
+            target: r.try_get("target")?,
+            attempts: r.try_get::<i64, _>("attempts")? as u32,
+            first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
+            in_doubt: r.try_get("in_doubt")?,
+        });
+    }
+    claimed.sort_by_key(|d| d.id);
+    Ok(claimed)
+}

@@ -1,0 +1,74 @@
+//! The PostgreSQL store's own details: opening, migrating, and what an error may show. Its
+//! behaviour as a [`Store`] is tested in `store::behaviour`.
+
+use super::*;
+use crate::store::behaviour::PostgresDb;
+
+#[tokio::test]
+async fn a_journal_newer_than_this_crier_is_refused() {
+    let db = PostgresDb::new().await;
+    let store = PostgresStore::open(db.url()).await.unwrap();
+    sqlx::query("UPDATE crier_schema SET version = version + 1")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let known = MIGRATIONS.len();
+    let error = PostgresStore::open(db.url()).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the journal holds something crier cannot read: the journal is at version {}, newer than this crier ({known}); upgrade crier",
+            known + 1
+        )
+    );
+}
+
+#[tokio::test]
+async fn opening_again_finds_the_journal_migrated() {
+    let db = PostgresDb::new().await;
+    let first = PostgresStore::open(db.url()).await.unwrap();
+    let second = PostgresStore::open(db.url()).await.unwrap();
+    let version: i64 = sqlx::query_scalar("SELECT version FROM crier_schema")
+        .fetch_one(&second.pool)
+        .await
+        .unwrap();
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    drop(first);
+}
+
+#[tokio::test]
+async fn a_connection_error_never_shows_the_password() {
+    // Nothing listens on port 1; the user does not exist on the test server.
+    for url in [
+        "postgres://crier:s3cret%2Dpw@127.0.0.1:1/crier",
+        "postgres://nobody_here:s3cret-pw@127.0.0.1:5432/nothing_here",
+    ] {
+        let error = PostgresStore::open(url).await.unwrap_err();
+        let (shown, debug) = (error.to_string(), format!("{error:?}"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(
+            shown.starts_with("the journal database failed: "),
+            "{shown}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_nul_in_a_providers_answer_is_kept_as_a_replacement_character() {
+    use crate::store::behaviour::{at, ids, planned};
+    let db = PostgresDb::new().await;
+    let store = PostgresStore::open(db.url()).await.unwrap();
+    let update = planned(&store, 1).await;
+    let rows = store.claim(update.id, "hooks", 1, at(1)).await.unwrap();
+    store.record(&[], &ids(&rows), at(2)).await.unwrap();
+    let failed = Outcome::Failed {
+        error: "400: bad\0byte".into(),
+    };
+    store
+        .record(&[(rows[0].id, failed)], &[], at(3))
+        .await
+        .unwrap();
+    let failures = store.failures(update.id, 10).await.unwrap();
+    assert_eq!(failures[0].error, "400: bad\u{fffd}byte");
+}
