@@ -11,6 +11,7 @@ mod hostile;
 mod http_support;
 mod layers;
 mod network;
+mod postgres;
 mod preview;
 mod promises;
 mod report;
