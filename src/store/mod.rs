@@ -37,9 +37,9 @@ use crate::template::{Impact, Incident, Status};
 pub enum StoreError {
     #[error("the journal database failed: {0}")]
     Db(#[from] sqlx::Error),
-    /// A database error whose text named a secret (the password of `[store] url`), with it
-    /// cut out.
-    #[error("the journal database failed: {0}")]
+    /// An error whose text named a secret (the password of `[store] url`): its text, with
+    /// the secret cut out.
+    #[error("{0}")]
     Scrubbed(String),
     #[error("the journal holds something crier cannot read: {0}")]
     Corrupt(String),

@@ -18,7 +18,9 @@ struct Database {
 impl Database {
     fn create() -> Database {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let name = format!("crier_t_{:016x}", fastrand::u64(..));
+        // Named as the store's own tests name theirs, which drop any left over an hour later.
+        let secs = jiff::Timestamp::now().as_second();
+        let name = format!("crier_t_{secs}_{:08x}", fastrand::u32(..));
         rt.block_on(async {
             let mut admin = sqlx::PgConnection::connect(&format!("{SERVER}/test"))
                 .await

@@ -49,8 +49,8 @@ impl Db for SqliteDb {
 /// The PostgreSQL server the tests use (trust auth); only ever on this machine.
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
 
-/// A database of its own on the local PostgreSQL server (`crier_t_<hex>`), created empty and
-/// dropped when the test ends.
+/// A database of its own on the local PostgreSQL server (`crier_t_<created>_<hex>`), created
+/// empty and dropped when the test ends (or by a test an hour later, if this one was killed).
 pub(crate) struct PostgresDb {
     name: String,
     url: String,
@@ -61,7 +61,8 @@ impl PostgresDb {
     /// does not answer.
     pub(crate) async fn new() -> PostgresDb {
         use sqlx::Connection;
-        let name = format!("crier_t_{:016x}", fastrand::u64(..));
+        let secs = jiff::Timestamp::now().as_second();
+        let name = format!("crier_t_{secs}_{:08x}", fastrand::u32(..));
         let mut admin = sqlx::PgConnection::connect(&format!("{POSTGRES}/test"))
             .await
             .unwrap_or_else(|e| {
@@ -70,6 +71,7 @@ impl PostgresDb {
                      `postgres` and a database `test` ({e}); start it with `pg_ctlcluster 15 main start`"
                 )
             });
+        drop_stale(&mut admin, secs).await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
             .await
@@ -81,6 +83,26 @@ impl PostgresDb {
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+}
+
+/// Drop the test databases (`crier_t_<created>_<hex>`) made over an hour before `now_secs`:
+/// those of a test run that was killed before its own drops.
+async fn drop_stale(admin: &mut sqlx::PgConnection, now_secs: i64) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'crier\\_t\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let created = name.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
+        if created.is_some_and(|c| c < now_secs - 3600) {
+            // Another test run may be dropping it too.
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(&mut *admin)
+                .await;
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use super::{
     BadRow, Counts, Delivery, Failure, IncidentRow, Maintenance, NewSchedule, Outcome, PlanBatch,
@@ -79,6 +79,9 @@ impl PostgresStore {
 
     async fn connect(url: &str) -> Result<PostgresStore> {
         let options = PgConnectOptions::from_str(url)?;
+        // One connection first: the pool retries a refused connection until its timeout and
+        // then says only that it timed out; this says why (refused, no such role, database).
+        PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

@@ -72,3 +72,17 @@ async fn a_nul_in_a_providers_answer_is_kept_as_a_replacement_character() {
     let failures = store.failures(update.id, 10).await.unwrap();
     assert_eq!(failures[0].error, "400: bad\u{fffd}byte");
 }
+
+#[test]
+fn the_password_is_cut_out_of_an_error_as_written_and_decoded() {
+    let url = "postgres://crier:s3cret%2Dpw@db.internal/crier";
+    for text in ["auth failed for s3cret%2Dpw", "auth failed for s3cret-pw"] {
+        let shown = scrub(StoreError::Corrupt(text.into()), url).to_string();
+        assert_eq!(
+            shown,
+            "the journal holds something crier cannot read: auth failed for ********"
+        );
+    }
+    let plain = scrub(StoreError::Corrupt("no secret here".into()), url);
+    assert!(matches!(plain, StoreError::Corrupt(_)), "left as it was");
+}
