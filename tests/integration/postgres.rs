@@ -28,7 +28,7 @@ impl Database {
                     panic!(
                         "this test needs PostgreSQL at 127.0.0.1:5432 with trust auth for user \
                          `postgres` and a database `test` ({e}); start it with \
-                         `pg_ctlcluster 15 main start`"
+                         `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
                     )
                 });
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))

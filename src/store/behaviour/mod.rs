@@ -68,7 +68,7 @@ impl PostgresDb {
             .unwrap_or_else(|e| {
                 panic!(
                     "the PostgreSQL tests need a server at 127.0.0.1:5432 with trust auth for user \
-                     `postgres` and a database `test` ({e}); start it with `pg_ctlcluster 15 main start`"
+                     `postgres` and a database `test` ({e}); start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
                 )
             });
         drop_stale(&mut admin, secs).await;

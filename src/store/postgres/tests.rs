@@ -86,3 +86,24 @@ fn the_password_is_cut_out_of_an_error_as_written_and_decoded() {
     let plain = scrub(StoreError::Corrupt("no secret here".into()), url);
     assert!(matches!(plain, StoreError::Corrupt(_)), "left as it was");
 }
+
+#[tokio::test]
+async fn a_group_of_thousands_is_recorded_in_one_statement() {
+    use crate::store::behaviour::{at, ids, planned};
+    let n = 3_000;
+    let db = PostgresDb::new().await;
+    let store = PostgresStore::open(db.url()).await.unwrap();
+    let update = planned(&store, n).await;
+    let rows = store
+        .claim(update.id, "hooks", n as u32, at(1))
+        .await
+        .unwrap();
+    store.record(&[], &ids(&rows), at(2)).await.unwrap();
+    let sent: Vec<(i64, Outcome)> = rows
+        .iter()
+        .map(|d| (d.id, Outcome::Sent { provider_id: None }))
+        .collect();
+    store.record(&sent, &[], at(3)).await.unwrap();
+    let c = &store.counts(update.id).await.unwrap()["hooks"];
+    assert_eq!((c.sent, c.attempting, c.pending), (n as u64, 0, 0));
+}
