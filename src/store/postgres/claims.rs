@@ -68,17 +68,16 @@ pub(super) async fn claim(
     // that same millisecond, then the later ones (two index seeks; a single row-value
     // comparison would step over every row still held).
     let (after_at, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
-    // `$6` (the last id) only in the query that names it: PostgreSQL refuses a parameter
-    // that a statement does not use.
-    let due = async |sql, wanted: usize, with_id: bool| {
-        let query = sqlx::query(sql)
+    let due = async |sql, wanted: usize| {
+        sqlx::query(sql)
             .bind(now)
             .bind(update)
             .bind(channel)
             .bind(wanted as i64)
-            .bind(after_at);
-        let query = if with_id { query.bind(after_id) } else { query };
-        query.fetch_all(&store.pool).await
+            .bind(after_at)
+            .bind(after_id)
+            .fetch_all(&store.pool)
+            .await
     };
     let limit = limit as usize;
     let mut rows = Vec::with_capacity(limit);
@@ -87,14 +86,14 @@ pub(super) async fn claim(
             due_rows!(),
             "AND next_attempt_at = $5 AND id > $6 ORDER BY id LIMIT $4"
         );
-        rows = due(same_time, limit, true).await?;
+        rows = due(same_time, limit).await?;
     }
     if rows.len() < limit {
         let later = concat!(
             due_rows!(),
             "AND next_attempt_at > $5 AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $4"
         );
-        rows.extend(due(later, limit - rows.len(), false).await?);
+        rows.extend(due(later, limit - rows.len()).await?);
     }
     let mut claims = held(store);
     let lane = claims.lanes.entry(lane).or_default();
