@@ -15,7 +15,7 @@ use crate::template::{Inputs, Markdown, Message, Recipient, Rendered};
 /// A nudge not sent (or not finished) is tried again after this long.
 const RETRY_AFTER_MS: i64 = 60_000;
 /// Attempts per nudge and channel.
-const MAX_ATTEMPTS: u32 = 5;
+pub const MAX_ATTEMPTS: u32 = 5;
 /// The stand-in channel name when no internal channel is configured: the worker's log only.
 pub const LOG_ONLY: &str = "-";
 

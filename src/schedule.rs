@@ -95,7 +95,7 @@ impl Due {
                 pass.retries.push(id);
             }
         }
-        for s in self.store.failed_schedules().await? {
+        for s in self.store.failed_schedules(nudge::MAX_ATTEMPTS).await? {
             let Some(incident) = self.store.incident(&s.incident_id).await? else {
                 continue;
             };

@@ -138,7 +138,7 @@ delegate! {
         error: Option<&str>,
         now: jiff::Timestamp,
     ) -> Result<()>;
-    fn failed_schedules(&self) -> Result<Vec<Schedule>>;
+    fn failed_schedules(&self, max_attempts: u32) -> Result<Vec<Schedule>>;
     fn schedules(&self, incident: Option<&str>) -> Result<Vec<Schedule>>;
     fn due_schedules(&self, now: jiff::Timestamp) -> Result<Vec<Schedule>>;
     fn cancel_schedule(&self, id: i64, now: jiff::Timestamp) -> Result<Option<Schedule>>;

@@ -569,9 +569,13 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Schedules that failed when due and whose nudge was not taken yet, on any channel: the
-    /// nudge about failed schedule `ID` is `schedule:ID:failed`.
-    fn failed_schedules(&self) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
+    /// Schedules that failed when due and whose nudge (`schedule:ID:failed`) is not finished:
+    /// taken on no channel yet, or, on a channel that took it, neither sent nor out of its
+    /// `max_attempts` (a post that failed is tried again, as [`Store::take_nudge`] allows).
+    fn failed_schedules(
+        &self,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<Vec<Schedule>>> + Send;
     /// Schedules of `incident` (or of every incident), in every state, by due time.
     fn schedules(
         &self,

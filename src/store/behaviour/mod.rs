@@ -368,7 +368,7 @@ macro_rules! behaviours {
                 a_schedule_no_longer_pending_becomes_no_update,
                 a_schedule_starts_with_the_effects_of_its_telling,
                 a_schedule_ends_once,
-                failed_schedules_are_listed_until_their_nudge_is_taken,
+                failed_schedules_are_listed_until_their_nudge_is_sent_or_given_up,
                 a_holding_update_is_scheduled_once_per_promise,
                 promises_due_are_the_latest_updates_of_open_incidents_by_promised_time,
                 a_promise_is_no_longer_due_once_a_later_update_or_the_resolution_is_told,

@@ -286,33 +286,47 @@ pub(super) async fn a_schedule_ends_once(db: impl Db) {
     );
 }
 
-pub(super) async fn failed_schedules_are_listed_until_their_nudge_is_taken(db: impl Db) {
+pub(super) async fn failed_schedules_are_listed_until_their_nudge_is_sent_or_given_up(db: impl Db) {
     let store = db.open().await;
-    assert!(store.failed_schedules().await.unwrap().is_empty());
+    assert!(store.failed_schedules(5).await.unwrap().is_empty());
     tell(&store, "INC-1", "f1", at(0)).await;
     let first = in_state(&store, at(100), ScheduleState::Failed).await;
     let second = in_state(&store, at(100), ScheduleState::Failed).await;
     in_state(&store, at(100), ScheduleState::Pending).await;
     in_state(&store, at(100), ScheduleState::Sent).await;
     in_state(&store, at(100), ScheduleState::Cancelled).await;
-    let mut failed = ids_of(&store.failed_schedules().await.unwrap());
-    failed.sort();
-    assert_eq!(failed, [first.id, second.id]);
+    let failed = || async { ids_of(&store.failed_schedules(5).await.unwrap()) };
+    let mut listed = failed().await;
+    listed.sort();
+    assert_eq!(listed, [first.id, second.id]);
     assert_eq!(
-        store.failed_schedules().await.unwrap()[0].error,
+        store.failed_schedules(5).await.unwrap()[0].error,
         first.error
     );
 
-    // The worker's nudge about it (`schedule:ID:failed`) is taken on some channel.
+    // The worker's nudge about the first (`schedule:ID:failed`) is taken on a channel: it is
+    // still listed while it is being sent, and no longer once it was.
     let about = format!("schedule:{}:failed", first.id);
     let taken = store.take_nudge(&about, "ops", "INC-1", at(200), 60_000, 5);
     assert!(taken.await.unwrap());
     let taken = store.take_nudge("promise:1:soon", "ops", "INC-1", at(200), 60_000, 5);
     assert!(taken.await.unwrap());
-    assert_eq!(
-        ids_of(&store.failed_schedules().await.unwrap()),
-        [second.id]
-    );
+    assert_eq!(failed().await, [first.id, second.id]);
+    store.end_nudge(&about, "ops", None, at(201)).await.unwrap();
+    assert_eq!(failed().await, [second.id]);
+
+    // The second's post failed: listed again for a retry until its attempts run out.
+    let about = format!("schedule:{}:failed", second.id);
+    let taken = store.take_nudge(&about, "ops", "INC-1", at(200), 60_000, 5);
+    assert!(taken.await.unwrap());
+    let error = Some("HTTP 500 Internal Server Error");
+    store
+        .end_nudge(&about, "ops", error, at(201))
+        .await
+        .unwrap();
+    assert_eq!(failed().await, [second.id]);
+    let once = store.failed_schedules(1).await.unwrap();
+    assert!(once.is_empty(), "its one attempt was made");
 }
 
 pub(super) async fn a_holding_update_is_scheduled_once_per_promise(db: impl Db) {

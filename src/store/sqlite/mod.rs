@@ -277,8 +277,8 @@ impl Store for SqliteStore {
         schedules::end_nudge(self, about, channel, error, now).await
     }
 
-    async fn failed_schedules(&self) -> Result<Vec<Schedule>> {
-        schedules::failed_schedules(self).await
+    async fn failed_schedules(&self, max_attempts: u32) -> Result<Vec<Schedule>> {
+        schedules::failed_schedules(self, max_attempts).await
     }
 
     async fn schedule(&self, id: i64) -> Result<Option<Schedule>> {

@@ -102,12 +102,20 @@ pub(super) async fn end_nudge(
     Ok(())
 }
 
-pub(super) async fn failed_schedules(store: &SqliteStore) -> Result<Vec<Schedule>> {
+pub(super) async fn failed_schedules(
+    store: &SqliteStore,
+    max_attempts: u32,
+) -> Result<Vec<Schedule>> {
     let rows = sqlx::query(
         "SELECT * FROM schedules WHERE state = 'failed'
-           AND NOT EXISTS (SELECT 1 FROM nudges WHERE about = 'schedule:' || schedules.id || ':failed')
+           AND (NOT EXISTS (SELECT 1 FROM nudges
+                 WHERE about = 'schedule:' || schedules.id || ':failed')
+             OR EXISTS (SELECT 1 FROM nudges
+                 WHERE about = 'schedule:' || schedules.id || ':failed'
+                   AND state != 'sent' AND attempts < ?))
          ORDER BY id",
     )
+    .bind(i64::from(max_attempts))
     .fetch_all(&store.pool)
     .await?;
     rows.iter().map(schedule_from).collect()
