@@ -136,7 +136,7 @@ impl<S: Store + 'static> Drive for Spawn<S> {
 
 /// Every 250 ms: read `crier halt` from the store; every 2 s: the run's heartbeat.
 async fn keep_fresh<S: Store + 'static>(blast: Arc<Blast<S>>) {
-    let pid = std::process::id();
+    let (pid, host) = &blast.run;
     let mut ticks = 0u32;
     loop {
         if let Ok(halted) = blast.store.halted(&blast.update.incident_id).await {
@@ -145,7 +145,7 @@ async fn keep_fresh<S: Store + 'static>(blast: Arc<Blast<S>>) {
         if ticks.is_multiple_of(8) {
             let _ = blast
                 .store
-                .heartbeat(blast.update.id, pid, jiff::Timestamp::now())
+                .heartbeat(blast.update.id, *pid, host, jiff::Timestamp::now())
                 .await;
         }
         ticks = ticks.wrapping_add(1);

@@ -143,7 +143,7 @@ pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<Sent, Run
     {
         // Killed (kill -9, a crash, a reboot) less than STALE_MS ago: its rows left
         // `attempting` are recovered as in doubt when the workers start.
-        d.store.end_run(d.update.id, other.pid).await?;
+        d.store.end_run(d.update.id, other.pid, &other.host).await?;
         started = d.store.start_run(d.update.id, &me, STALE_MS).await?;
     }
     if let Err(other) = started {
@@ -151,7 +151,7 @@ pub async fn deliver_unless_busy(d: Delivery) -> anyhow::Result<Result<Sent, Run
     }
     let (store, id) = (d.store.clone(), d.update.id);
     let result = run(d).await;
-    store.end_run(id, me.pid).await?;
+    store.end_run(id, me.pid, &me.host).await?;
     result.map(Ok)
 }
 
@@ -199,6 +199,7 @@ async fn run(mut d: Delivery) -> anyhow::Result<Sent> {
         planning: Arc::new(AtomicBool::new(d.plan && !d.update.planned)),
         planned: Arc::default(),
         wait_retries: d.wait_retries,
+        run: (std::process::id(), hostname()),
     });
     let stats: BTreeMap<String, Arc<Stats>> = d
         .channels

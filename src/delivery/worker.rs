@@ -103,6 +103,8 @@ pub struct Blast<S> {
     /// Wait for rows due to retry later (a blast); `false`: end when nothing is due now, and
     /// leave later retries to the next pass (`crier worker`, `crier run-due`).
     pub wait_retries: bool,
+    /// This process in the journal's runs: its pid on this host.
+    pub run: (u32, String),
 }
 
 /// Live counts of one channel, for progress display.

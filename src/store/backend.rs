@@ -113,8 +113,8 @@ delegate! {
         stale_after_ms: i64,
     ) -> Result<std::result::Result<(), Run>>;
     fn current_run(&self, update: i64) -> Result<Option<Run>>;
-    fn heartbeat(&self, update: i64, pid: u32, now: jiff::Timestamp) -> Result<()>;
-    fn end_run(&self, update: i64, pid: u32) -> Result<()>;
+    fn heartbeat(&self, update: i64, pid: u32, host: &str, now: jiff::Timestamp) -> Result<()>;
+    fn end_run(&self, update: i64, pid: u32, host: &str) -> Result<()>;
     fn halt(&self, scope: &str, now: jiff::Timestamp) -> Result<()>;
     fn resume(&self, scope: &str) -> Result<bool>;
     fn halted(&self, incident: &str) -> Result<bool>;

@@ -509,16 +509,19 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<std::result::Result<(), Run>>> + Send;
     /// The process recorded as sending `update`, if any (alive or not).
     fn current_run(&self, update: i64) -> impl Future<Output = Result<Option<Run>>> + Send;
-    /// The run of process `pid` on `update` is alive at `now` (another process's run is left
-    /// alone).
+    /// The run of process `pid` on `host` on `update` is alive at `now` (another process's
+    /// run, the same pid on another host included, is left alone).
     fn heartbeat(
         &self,
         update: i64,
         pid: u32,
+        host: &str,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// The run of process `pid` on `update` is over (another process's run is left alone).
-    fn end_run(&self, update: i64, pid: u32) -> impl Future<Output = Result<()>> + Send;
+    /// The run of process `pid` on `host` on `update` is over (another process's run, the
+    /// same pid on another host included, is left alone).
+    fn end_run(&self, update: i64, pid: u32, host: &str)
+    -> impl Future<Output = Result<()>> + Send;
     /// `crier halt`: stop sending for `scope` (an incident id, or `*` for every incident,
     /// including those not told yet). Halting a scope twice is one halt.
     fn halt(&self, scope: &str, now: jiff::Timestamp) -> impl Future<Output = Result<()>> + Send;

@@ -65,15 +65,25 @@ pub(super) async fn a_heartbeat_keeps_a_run_fresh(db: impl Db) {
     let update = tell_one_update(&store, "hooks", at(0)).await;
     let running = process(100, "worker-a", at(0));
     start(&store, &update, &running).await.unwrap();
-    store.heartbeat(update.id, 100, at(25)).await.unwrap();
+    store
+        .heartbeat(update.id, 100, "worker-a", at(25))
+        .await
+        .unwrap();
     let alive = Run {
         heartbeat_at: at(25),
         ..running
     };
     let refused = start(&store, &update, &process(200, "worker-b", at(50))).await;
     assert_eq!(refused, Err(alive.clone()));
-    // Another process's heartbeat is not this run's.
-    store.heartbeat(update.id, 200, at(70)).await.unwrap();
+    // Another process's heartbeat is not this run's, nor that of the same pid on another host.
+    store
+        .heartbeat(update.id, 200, "worker-b", at(70))
+        .await
+        .unwrap();
+    store
+        .heartbeat(update.id, 100, "worker-b", at(70))
+        .await
+        .unwrap();
     assert_eq!(store.current_run(update.id).await.unwrap(), Some(alive));
     let next = process(200, "worker-b", at(55));
     let started = start(&store, &update, &next).await;
@@ -85,10 +95,11 @@ pub(super) async fn an_ended_run_lets_the_next_one_start(db: impl Db) {
     let update = tell_one_update(&store, "hooks", at(0)).await;
     let first = process(100, "worker-a", at(0));
     start(&store, &update, &first).await.unwrap();
-    // Only the process that runs it ends it.
-    store.end_run(update.id, 200).await.unwrap();
+    // Only the process that runs it ends it: not another pid, nor its pid on another host.
+    store.end_run(update.id, 200, "worker-b").await.unwrap();
+    store.end_run(update.id, 100, "worker-b").await.unwrap();
     assert_eq!(store.current_run(update.id).await.unwrap(), Some(first));
-    store.end_run(update.id, 100).await.unwrap();
+    store.end_run(update.id, 100, "worker-a").await.unwrap();
     assert_eq!(store.current_run(update.id).await.unwrap(), None);
     let next = process(200, "worker-b", at(1));
     let started = start(&store, &update, &next).await;

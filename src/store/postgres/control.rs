@@ -60,21 +60,31 @@ pub(super) async fn heartbeat(
     store: &PostgresStore,
     update: i64,
     pid: u32,
+    host: &str,
     now: jiff::Timestamp,
 ) -> Result<()> {
-    sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE update_id = $2 AND pid = $3")
-        .bind(millis(now))
-        .bind(update)
-        .bind(i64::from(pid))
-        .execute(&store.pool)
-        .await?;
+    sqlx::query(
+        "UPDATE runs SET heartbeat_at = $1 WHERE update_id = $2 AND pid = $3 AND host = $4",
+    )
+    .bind(millis(now))
+    .bind(update)
+    .bind(i64::from(pid))
+    .bind(host)
+    .execute(&store.pool)
+    .await?;
     Ok(())
 }
 
-pub(super) async fn end_run(store: &PostgresStore, update: i64, pid: u32) -> Result<()> {
-    sqlx::query("DELETE FROM runs WHERE update_id = $1 AND pid = $2")
+pub(super) async fn end_run(
+    store: &PostgresStore,
+    update: i64,
+    pid: u32,
+    host: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM runs WHERE update_id = $1 AND pid = $2 AND host = $3")
         .bind(update)
         .bind(i64::from(pid))
+        .bind(host)
         .execute(&store.pool)
         .await?;
     Ok(())

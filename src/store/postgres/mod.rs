@@ -282,12 +282,18 @@ impl Store for PostgresStore {
         control::current_run(self, update).await
     }
 
-    async fn heartbeat(&self, update: i64, pid: u32, now: jiff::Timestamp) -> Result<()> {
-        control::heartbeat(self, update, pid, now).await
+    async fn heartbeat(
+        &self,
+        update: i64,
+        pid: u32,
+        host: &str,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        control::heartbeat(self, update, pid, host, now).await
     }
 
-    async fn end_run(&self, update: i64, pid: u32) -> Result<()> {
-        control::end_run(self, update, pid).await
+    async fn end_run(&self, update: i64, pid: u32, host: &str) -> Result<()> {
+        control::end_run(self, update, pid, host).await
     }
 
     async fn halt(&self, scope: &str, now: jiff::Timestamp) -> Result<()> {

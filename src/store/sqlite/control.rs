@@ -60,21 +60,24 @@ pub(super) async fn heartbeat(
     store: &SqliteStore,
     update: i64,
     pid: u32,
+    host: &str,
     now: jiff::Timestamp,
 ) -> Result<()> {
-    sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE update_id = ? AND pid = ?")
+    sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE update_id = ? AND pid = ? AND host = ?")
         .bind(millis(now))
         .bind(update)
         .bind(i64::from(pid))
+        .bind(host)
         .execute(&store.pool)
         .await?;
     Ok(())
 }
 
-pub(super) async fn end_run(store: &SqliteStore, update: i64, pid: u32) -> Result<()> {
-    sqlx::query("DELETE FROM runs WHERE update_id = ? AND pid = ?")
+pub(super) async fn end_run(store: &SqliteStore, update: i64, pid: u32, host: &str) -> Result<()> {
+    sqlx::query("DELETE FROM runs WHERE update_id = ? AND pid = ? AND host = ?")
         .bind(update)
         .bind(i64::from(pid))
+        .bind(host)
         .execute(&store.pool)
         .await?;
     Ok(())
