@@ -47,7 +47,7 @@ const WRITE_LOCK: i64 = 0x0063_7269_6572;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    held: Arc<Mutex<claims::Held>>,
+    held: Arc<Mutex<crate::store::claims::Held>>,
 }
 
 impl std::fmt::Debug for PostgresStore {

@@ -1,11 +1,12 @@
-//! Claims: the due rows this process hands its workers, held in memory until recorded.
+//! Claims: the due rows this process hands its workers, read with this backend's SQL and held
+//! in memory (`store::claims`) until recorded.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::MutexGuard;
 
 use sqlx::Row;
 
 use super::SqliteStore;
+use crate::store::claims::Held;
 use crate::store::{Delivery, Result, millis, timestamp};
 
 /// The start of a query for due rows of a channel, as a claim hands them out (`?1`: now,
@@ -18,25 +19,6 @@ macro_rules! due_rows {
     };
 }
 
-/// Rows this process claimed and has not recorded yet, per (update, channel).
-///
-/// A claim lives here, not in the journal: only one process sends an update (`start_run`
-/// refuses a second), so no other worker needs to see it, and a crash loses nothing (the rows
-/// were never sent and are still due). That saves one of a send's three journal writes.
-#[derive(Debug, Default)]
-pub(super) struct Held {
-    lanes: HashMap<(i64, String), Lane>,
-}
-
-#[derive(Debug, Default)]
-struct Lane {
-    ids: HashSet<i64>,
-    /// The last row claimed, as (next_attempt_at, id): the next claim starts after it, past
-    /// the rows still held. Forgotten when nothing is held, so that a row made due again at an
-    /// earlier point of that order (it can only tie in the same millisecond) is found then.
-    after: Option<(i64, i64)>,
-}
-
 /// The claims of this process.
 fn held(store: &SqliteStore) -> MutexGuard<'_, Held> {
     store.held.lock().expect("the claims are never poisoned")
@@ -44,14 +26,7 @@ fn held(store: &SqliteStore) -> MutexGuard<'_, Held> {
 
 /// Rows recorded: no longer held by their lane.
 pub(super) fn release(store: &SqliteStore, ids: impl Iterator<Item = i64>) {
-    let mut claims = held(store);
-    for id in ids {
-        for lane in claims.lanes.values_mut() {
-            if lane.ids.remove(&id) && lane.ids.is_empty() {
-                lane.after = None;
-            }
-        }
-    }
+    held(store).release(ids);
 }
 
 pub(super) async fn claim(
@@ -62,8 +37,7 @@ pub(super) async fn claim(
     now: jiff::Timestamp,
 ) -> Result<Vec<Delivery>> {
     let now = millis(now);
-    let lane = (update, channel.to_string());
-    let after = held(store).lanes.get(&lane).and_then(|l| l.after);
+    let after = held(store).after(update, channel);
     // Due rows in due order, starting after the last one handed out: first those due at
     // that same millisecond, then the later ones (two index seeks; a single row-value
     // comparison would step over every row still held).
@@ -95,17 +69,10 @@ pub(super) async fn claim(
         );
         rows.extend(due(later, limit - rows.len()).await?);
     }
-    let mut claims = held(store);
-    let lane = claims.lanes.entry(lane).or_default();
-    let mut claimed = Vec::with_capacity(rows.len());
+    let mut found = Vec::with_capacity(rows.len());
     for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        lane.after = Some((r.try_get("next_attempt_at")?, id));
-        if !lane.ids.insert(id) {
-            continue; // held already: never hand out a row twice
-        }
-        claimed.push(Delivery {
-            id,
+        let delivery = Delivery {
+            id: r.try_get("id")?,
             channel: r.try_get("channel")?,
             recipient_id: r.try_get("recipient_id")?,
             key: r.try_get("key")?,
@@ -113,8 +80,8 @@ pub(super) async fn claim(
             attempts: r.try_get::<i64, _>("attempts")? as u32,
             first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
             in_doubt: r.try_get::<i64, _>("in_doubt")? != 0,
-        });
+        };
+        found.push((r.try_get("next_attempt_at")?, delivery));
     }
-    claimed.sort_by_key(|d| d.id);
-    Ok(claimed)
+    Ok(held(store).hold(update, channel, found))
 }

@@ -44,7 +44,7 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    held: Arc<Mutex<claims::Held>>,
+    held: Arc<Mutex<crate::store::claims::Held>>,
 }
 
 type Tx = Transaction<'static, Sqlite>;
