@@ -128,30 +128,6 @@ impl PostgresStore {
     }
 }
 
-/// `text` with its `%XX` escapes decoded.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// `error` as it may be shown: without the password of `url`, as written or URL-decoded.
 fn scrub(error: StoreError, url: &str) -> StoreError {
     let Some(password) = url::Url::parse(url)
@@ -163,9 +139,9 @@ fn scrub(error: StoreError, url: &str) -> StoreError {
     };
     let text = error.to_string();
     let mut shown = text.replace(&password, "********");
-    let decoded = percent_decoded(&password);
+    let decoded = percent_encoding::percent_decode_str(&password).decode_utf8_lossy();
     if !decoded.is_empty() {
-        shown = shown.replace(&decoded, "********");
+        shown = shown.replace(decoded.as_ref(), "********");
     }
     if shown == text {
         error
