@@ -20,6 +20,7 @@
 mod backend;
 #[cfg(test)]
 pub(crate) mod behaviour;
+pub(crate) mod by_concern;
 pub mod claims;
 pub mod postgres;
 pub mod sqlite;

@@ -2,6 +2,7 @@
 //! behaviour as a [`Store`] is tested in `store::behaviour`.
 
 use super::*;
+use crate::store::Store;
 use crate::store::behaviour::PostgresDb;
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use super::journal::RECORD_ROWS;
 use super::*;
+use crate::store::Store;
 use crate::store::behaviour::{at, ids, planned, record_every_outcome};
 use crate::store::millis;
 
