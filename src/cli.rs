@@ -181,6 +181,10 @@ pub struct BlastArgs {
     /// Write the journal (one row per message) and stop; `crier resume ID` sends it later.
     #[arg(long, conflicts_with = "dry_run")]
     pub plan_only: bool,
+    /// Write the journal and leave the sending to `crier worker`: every worker on this
+    /// journal sends it (on PostgreSQL, several at once, each its own share).
+    #[arg(long, conflicts_with_all = ["dry_run", "plan_only"])]
+    pub enqueue_only: bool,
     /// Read the whole audience first and send nothing if any row cannot be used or any
     /// address is refused (without it, those are skipped and reported, and the rest is sent).
     #[arg(long)]

@@ -6,10 +6,13 @@
 //!   restart or a crash never make a second one) and is sent through the normal blast path;
 //!   a schedule whose preflight fails is marked failed and nothing of it is sent;
 //! - every finished blast with rows due to retry (a blast someone stopped half-way is left to
-//!   them: `crier resume`).
+//!   them: `crier resume`);
+//! - every update left to the workers (`crier blast --enqueue-only`) with rows to send.
 //!
-//! An update this process is sending is never started twice; one another process is sending
-//! (its run is live) is left to it. Rows due to retry later are left for a later pass.
+//! An update this process is sending is never started twice. One another process is sending
+//! (its run is live) is left to it, except on a store several processes share
+//! ([`Store::many_senders`]): there every worker joins a fully planned update, each claiming
+//! its own rows. Rows due to retry later are left for a later pass.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +41,8 @@ pub struct Pass {
     pub failed: Vec<i64>,
     /// Updates whose due retries are being sent.
     pub retries: Vec<i64>,
+    /// Updates left to the workers whose rows are being sent.
+    pub queued: Vec<i64>,
     /// Nudges this pass sent (or logged), by what they are about.
     pub nudges: Vec<String>,
 }
@@ -91,8 +96,19 @@ impl Due {
             if self.store.halted(&update.incident_id).await? {
                 continue;
             }
-            if self.send(update, None, now).await? {
+            if self.send(update, Sending::Retries, now).await? {
                 pass.retries.push(id);
+            }
+        }
+        for id in self.store.queued_due(now).await? {
+            let Some(update) = self.store.update(id).await? else {
+                continue;
+            };
+            if self.store.halted(&update.incident_id).await? {
+                continue;
+            }
+            if self.send(update, Sending::Queued, now).await? {
+                pass.queued.push(id);
             }
         }
         for s in self.store.failed_schedules(nudge::MAX_ATTEMPTS).await? {
@@ -190,12 +206,15 @@ impl Due {
             // `finish` marks it; nothing is sent.
             let finished = finish(&self.store, u.id, Some(s.id), 0, now).await?;
             if let Some(line) = finished.line {
-                (self.log)(now, &format!("{}: {line}", sending(&u, Some(s.id))));
+                (self.log)(
+                    now,
+                    &format!("{}: {line}", Sending::Schedule(s.id).what(&u)),
+                );
             }
             if finished.done {
                 return Ok(Started::Nothing);
             }
-            return Ok(started(self.send(u, Some(s.id), now).await?));
+            return Ok(started(self.send(u, Sending::Schedule(s.id), now).await?));
         }
         let existing = self.store.incident(&s.incident_id).await?;
         let req = Request {
@@ -238,20 +257,24 @@ impl Due {
         else {
             return Ok(Started::Nothing);
         };
-        Ok(started(self.send(told.update, Some(s.id), now).await?))
+        Ok(started(
+            self.send(told.update, Sending::Schedule(s.id), now).await?,
+        ))
     }
 
-    /// Send `update` on a task of its own, unless this process or another sends it already.
+    /// Send `update` on a task of its own, unless this process sends it already, or another
+    /// does and this one may not join it (see the module's doc).
     async fn send(
         &mut self,
         update: Update,
-        schedule: Option<i64>,
+        why: Sending,
         now: jiff::Timestamp,
     ) -> anyhow::Result<bool> {
         if !self.busy.lock().expect("never poisoned").insert(update.id) {
             return Ok(false);
         }
-        if run::live_run(&self.store, &update).await?.is_some() {
+        let join = update.planned && self.store.many_senders().await;
+        if !join && run::live_run(&self.store, &update).await?.is_some() {
             self.busy.lock().expect("never poisoned").remove(&update.id);
             return Ok(false);
         }
@@ -278,7 +301,8 @@ impl Due {
         );
         self.tasks.spawn(async move {
             let id = update.id;
-            let what = sending(&update, schedule);
+            let what = why.what(&update);
+            let schedule = why.schedule();
             let delivery =
                 Delivery::unattended(project.clone(), store.clone(), update, channels, stop);
             let outcome = match run::deliver_unless_busy(delivery).await {
@@ -314,14 +338,36 @@ fn started(sending: bool) -> Started {
     }
 }
 
-/// What is being sent, as the log names it.
-fn sending(update: &Update, schedule: Option<i64>) -> String {
-    match schedule {
-        Some(s) => format!(
-            "schedule {s}: `{}` as update {} of {}",
-            update.kind, update.seq, update.incident_id
-        ),
-        None => format!("retries of update {} of {}", update.seq, update.incident_id),
+/// Why a pass sends an update.
+#[derive(Debug, Clone, Copy)]
+enum Sending {
+    /// It is schedule N's.
+    Schedule(i64),
+    /// Rows of a finished blast are due to retry.
+    Retries,
+    /// It was left to the workers.
+    Queued,
+}
+
+impl Sending {
+    fn schedule(self) -> Option<i64> {
+        match self {
+            Sending::Schedule(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// What is being sent, as the log names it.
+    fn what(self, update: &Update) -> String {
+        let (seq, incident) = (update.seq, &update.incident_id);
+        match self {
+            Sending::Schedule(s) => format!(
+                "schedule {s}: `{}` as update {seq} of {incident}",
+                update.kind
+            ),
+            Sending::Retries => format!("retries of update {seq} of {incident}"),
+            Sending::Queued => format!("update {seq} of {incident}"),
+        }
     }
 }
 

@@ -89,8 +89,24 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
     store
         .audit(&super::actor(), "blast", &detail.to_string(), now)
         .await?;
-    if args.plan_only {
-        return plan_only(&project, &store, &update, &ready).await;
+    if args.plan_only || args.enqueue_only {
+        plan_only(&project, &store, &update, &ready).await?;
+        if args.enqueue_only {
+            store.enqueue(update.id).await?;
+            println!(
+                "Left to the workers: every `crier worker` on this journal sends it now (start one with `crier worker` if none runs)."
+            );
+        } else {
+            println!(
+                "Nothing was sent. Send it with `crier resume {}`.",
+                update.incident_id
+            );
+        }
+        println!(
+            "Follow it with `crier status {}` (and `/metrics` of `crier serve`).",
+            update.incident_id
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let counts = store.counts(update.id).await?;
     if update.planned && !counts.is_empty() && counts.values().all(|c| c.finished()) {
@@ -115,29 +131,35 @@ async fn blast(project: Arc<Project>, args: &BlastArgs) -> anyhow::Result<ExitCo
     .await
 }
 
-/// `--plan-only`: write every journal row, send nothing.
+/// `--plan-only`, `--enqueue-only`: write every journal row, send nothing.
 async fn plan_only(
     project: &Project,
     store: &store::Backend,
     update: &store::Update,
     ready: &Ready,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<()> {
     let reader = audience::open(&project.config.audience_path)
         .map_err(Invalid::from)?
         .segment(update.audience.clone());
     let channels: Vec<&Channel> = ready.channels.iter().collect();
     let planned = plan::plan(store, update, &channels, reader, |_, _| {}).await?;
-    println!(
-        "Planned update {} of {}: {} messages for {} recipients ({} rows not usable, {} duplicate ids). Nothing was sent.",
-        update.seq,
-        update.incident_id,
-        planned.rows,
-        planned.members,
-        planned.bad_rows,
-        planned.duplicates
-    );
-    println!("Send it with `crier resume {}`.", update.incident_id);
-    Ok(ExitCode::SUCCESS)
+    if update.planned {
+        println!(
+            "Update {} of {} was planned before.",
+            update.seq, update.incident_id
+        );
+    } else {
+        println!(
+            "Planned update {} of {}: {} messages for {} recipients ({} rows not usable, {} duplicate ids).",
+            update.seq,
+            update.incident_id,
+            planned.rows,
+            planned.members,
+            planned.bad_rows,
+            planned.duplicates
+        );
+    }
+    Ok(())
 }
 
 /// The audience read once for the channels of `ready`: messages, unusable rows, refused addresses.

@@ -38,6 +38,9 @@ const PER_ENDPOINT: usize = 4;
 const CLAIM: u32 = 256;
 /// Journal writes (rows to begin, outcomes) per transaction at most.
 const GROUP: usize = 512;
+/// How often, at most, a process sending alongside others looks for the rows of one that
+/// died (when it finds nothing due).
+const RECOVER_EVERY: Duration = Duration::from_millis(500);
 
 /// What the journal task of a channel writes.
 enum Write {
@@ -235,7 +238,9 @@ pub async fn run<S: Store + 'static, T: Transport>(
         stopped: watch::Sender::new(false),
     });
     let watcher = tokio::spawn(watch_stopping(lane.clone()));
-    let claimed = claim_loop(&lane, &window).await;
+    let shared = lane.blast.store.many_senders().await;
+    let mut in_doubt = in_doubt;
+    let claimed = claim_loop(&lane, &window, shared.then_some(&mut in_doubt)).await;
     let _all_recorded = window.acquire_many(WINDOW).await;
     // Every outcome is written, so no send waits for the journal task any more.
     writer.abort();
@@ -247,11 +252,16 @@ pub async fn run<S: Store + 'static, T: Transport>(
     }
 }
 
+/// `recovered`: on a store several processes share, where the keys of rows found in doubt
+/// go when a process sending alongside this one dies (its rows are recovered once its lease
+/// has run out, whenever this one finds nothing due).
 async fn claim_loop<S: Store + 'static, T: Transport>(
     lane: &Arc<Lane<S, T>>,
     window: &Arc<Semaphore>,
+    mut recovered: Option<&mut Vec<String>>,
 ) -> store::Result<()> {
     let update = lane.blast.update.id;
+    let mut recovered_at = tokio::time::Instant::now();
     loop {
         if lane.blast.stop.load(Ordering::Relaxed) || lane.broken.is_set() {
             return Ok(());
@@ -277,11 +287,31 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
+            if let Some(keys) = recovered.as_deref_mut()
+                && recovered_at.elapsed() >= RECOVER_EVERY
+            {
+                recovered_at = tokio::time::Instant::now();
+                let resend = lane.settings.policy.resend_in_doubt;
+                let now = jiff::Timestamp::now();
+                let found = lane.blast.store.recover(update, &lane.channel, resend, now);
+                let found = found.await?;
+                if !found.is_empty() {
+                    lane.stats
+                        .in_doubt
+                        .fetch_add(found.len() as u64, Ordering::Relaxed);
+                    keys.extend(found);
+                    continue;
+                }
+            }
             match lane.blast.store.next_due(update, &lane.channel).await? {
                 None if !lane.blast.planning.load(Ordering::Acquire) => return Ok(()),
                 None => {
                     let planned = lane.blast.planned.notified();
                     let _ = tokio::time::timeout(Duration::from_millis(20), planned).await;
+                }
+                // Due already: rows another process had locked a moment ago, or let go of.
+                Some(at) if at <= jiff::Timestamp::now() => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 Some(_)
                     if !lane.blast.wait_retries && !lane.blast.planning.load(Ordering::Acquire) =>
@@ -358,8 +388,12 @@ async fn journal<S: Store>(
                 .record(&outcomes, &begin, jiff::Timestamp::now())
                 .await
             {
-                Ok(()) => go.drain(..).for_each(|tell| {
-                    let _ = tell.send(());
+                // A row no longer held (its lease ran out, another process took it) is not
+                // told to go: its send is dropped, and the row is that process's now.
+                Ok(not_begun) => begin.iter().zip(go.drain(..)).for_each(|(id, tell)| {
+                    if !not_begun.contains(id) {
+                        let _ = tell.send(());
+                    }
                 }),
                 Err(e) => broken.set(e),
             }

@@ -100,7 +100,7 @@ delegate! {
         outcomes: &[(i64, Outcome)],
         begin: &[i64],
         now: jiff::Timestamp,
-    ) -> Result<()>;
+    ) -> Result<Vec<i64>>;
     fn next_due(&self, update: i64, channel: &str) -> Result<Option<jiff::Timestamp>>;
     fn counts(&self, update: i64) -> Result<BTreeMap<String, Counts>>;
     fn failures(&self, update: i64, limit: u32) -> Result<Vec<Failure>>;
@@ -113,6 +113,9 @@ delegate! {
         stale_after_ms: i64,
     ) -> Result<std::result::Result<(), Run>>;
     fn current_run(&self, update: i64) -> Result<Option<Run>>;
+    fn many_senders(&self) -> bool;
+    fn enqueue(&self, update: i64) -> Result<()>;
+    fn queued_due(&self, now: jiff::Timestamp) -> Result<Vec<i64>>;
     fn heartbeat(&self, update: i64, pid: u32, host: &str, now: jiff::Timestamp) -> Result<()>;
     fn end_run(&self, update: i64, pid: u32, host: &str) -> Result<()>;
     fn halt(&self, scope: &str, now: jiff::Timestamp) -> Result<()>;

@@ -78,7 +78,7 @@ macro_rules! store_by_concern {
                 outcomes: &[(i64, Outcome)],
                 begin: &[i64],
                 now: jiff::Timestamp,
-            ) -> Result<()> {
+            ) -> Result<Vec<i64>> {
                 journal::record(self, outcomes, begin, now).await
             }
 
@@ -117,6 +117,18 @@ macro_rules! store_by_concern {
 
             async fn current_run(&self, update: i64) -> Result<Option<Run>> {
                 control::current_run(self, update).await
+            }
+
+            async fn many_senders(&self) -> bool {
+                claims::MANY_SENDERS
+            }
+
+            async fn enqueue(&self, update: i64) -> Result<()> {
+                control::enqueue(self, update).await
+            }
+
+            async fn queued_due(&self, now: jiff::Timestamp) -> Result<Vec<i64>> {
+                claims::queued_due(self, now).await
             }
 
             async fn heartbeat(

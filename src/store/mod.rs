@@ -10,12 +10,15 @@
 //! moves: what an update does to schedules comes in with it, in [`Telling`].
 //!
 //! A delivery row moves `pending → attempting → sent | retry | failed`. A worker claims rows
-//! ahead of sending them (held by that worker, nothing sent yet: both stores hold claims
-//! in memory, since one process sends an update; a store shared by several processes would
-//! commit them as `claimed`); the move to `attempting` is committed just before each send and
-//! the result after it, so a crash leaves `attempting` rows, exactly those whose message may
-//! have gone out, that the next run reports as in doubt, while claimed rows simply are still
-//! due. Times are Unix milliseconds.
+//! ahead of sending them (held by that worker, nothing sent yet). Where one process sends an
+//! update (SQLite: `start_run` refuses a second), claims are held in memory (`claims.rs`); where
+//! several processes share an update's rows (PostgreSQL, [`Store::many_senders`]), a claim is
+//! committed (`claimed`, by this process, `FOR UPDATE SKIP LOCKED`) with a lease of
+//! [`LEASE_MS`] that the process's heartbeat renews. The move to `attempting` is committed just
+//! before each send and the result after it, so a crash leaves `attempting` rows, exactly
+//! those whose message may have gone out, that the next run (or, on a shared store, any other
+//! process once the lease has run out) reports as in doubt, while claimed rows simply are
+//! still due. Times are Unix milliseconds.
 
 mod backend;
 #[cfg(test)]
@@ -52,6 +55,12 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// How long rows claimed on a shared store stay held by their process without its
+/// heartbeat ([`Store::heartbeat`] renews them, every 2 s while it sends): once it has run out
+/// (the process was killed, its machine is gone), any other process recovers them, claimed rows
+/// as due and `attempting` rows as in doubt. The machines' clocks must agree to well within it.
+pub const LEASE_MS: i64 = 10_000;
 
 /// The incident as `update` tells it: its facts now, and the updates before this one
 /// (the timeline is in sequence order, from 1).
@@ -441,8 +450,10 @@ pub trait Store: Send + Sync {
     /// Planning is over: every journal row of `update` exists (`Update::planned`).
     fn finish_plan(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
     /// Rows of `channel` left `attempting` by a crash: mark them in doubt, and make them due
-    /// again (`resend`) or `skipped`. Returns their keys. Rows left `claimed` (by a journal of
-    /// crier 0.1, which committed claims) were never sent: they become due again, not in doubt.
+    /// again (`resend`) or `skipped`. Returns their keys. Rows left `claimed` were never sent:
+    /// they become due again, not in doubt. On a shared store ([`Store::many_senders`]) only rows
+    /// whose lease ran out before `now` are left over (another live process holds the rest);
+    /// otherwise every such row is (one process sends an update).
     fn recover(
         &self,
         update: i64,
@@ -450,8 +461,9 @@ pub trait Store: Send + Sync {
         resend: bool,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// Claim up to `limit` due rows of `channel`, in due order: held by this worker (not sent
-    /// yet) and not handed out again until recorded. After a crash they are simply due.
+    /// Claim up to `limit` due rows of `channel`, in due order: held by this process (not sent
+    /// yet) and not handed out again, to it or to any other, until recorded (or, on a shared
+    /// store, until its lease runs out). After a crash they are simply due.
     fn claim(
         &self,
         update: i64,
@@ -459,17 +471,22 @@ pub trait Store: Send + Sync {
         limit: u32,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<Vec<Delivery>>> + Send;
-    /// Record outcomes of claimed rows (no longer held), and mark the claimed rows `begin` as
-    /// `attempting` (about to be sent; the attempt counted), in one transaction: committed
-    /// before any of them is sent.
+    /// Record outcomes of rows this process holds (no longer held then), and mark the rows
+    /// `begin` it holds as `attempting` (about to be sent; the attempt counted), in one
+    /// transaction: committed before any of them is sent. Returns the rows of `begin` that
+    /// were not begun because this process no longer holds them (recorded already, or, on a
+    /// shared store, taken over after its lease ran out): they must not be sent. An outcome of
+    /// a row this process no longer holds changes nothing.
     fn record(
         &self,
         outcomes: &[(i64, Outcome)],
         begin: &[i64],
         now: jiff::Timestamp,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// When the next row of `channel` not sent yet (pending, or waiting to retry) is due, if
-    /// any. The worker asks when none of the channel's rows is held by a claim.
+    /// any; on a shared store, a row another process holds counts as due when its lease runs
+    /// out (if that process dies, it is this one's to send). The worker asks when it holds
+    /// none of the channel's rows.
     fn next_due(
         &self,
         update: i64,
@@ -499,8 +516,21 @@ pub trait Store: Send + Sync {
         update: i64,
         now: jiff::Timestamp,
     ) -> impl Future<Output = Result<u64>> + Send;
+    /// Whether several processes may send one update at once, each claiming its own rows with
+    /// a lease (PostgreSQL); otherwise one process sends an update (SQLite), and
+    /// [`Store::start_run`] refuses a second.
+    fn many_senders(&self) -> impl Future<Output = bool> + Send;
+    /// Leave `update` to the workers (`crier blast --enqueue-only`): every `crier worker` on
+    /// this journal sends it.
+    fn enqueue(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Updates left to the workers with rows to send at `now`: due, or (a process died
+    /// sending them) `attempting` on a store where one process sends an update, or held by a
+    /// claim whose lease ran out on a shared one. By id.
+    fn queued_due(&self, now: jiff::Timestamp) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// Record that this process sends `update`, unless another live one does (then
-    /// `Err(that run)`). A process is its pid on its host (the same pid on another host is
+    /// `Err(that run)`). On a shared store ([`Store::many_senders`]) every process may send a
+    /// fully planned update, each recorded beside the others; planning stays one process's
+    /// (while the update is not fully planned, a second live process is refused). A process is its pid on its host (the same pid on another host is
     /// another process); the same process may start again. A run is live while its
     /// heartbeat is less than `stale_after_ms` older than `me.heartbeat_at`.
     fn start_run(
@@ -509,10 +539,12 @@ pub trait Store: Send + Sync {
         me: &Run,
         stale_after_ms: i64,
     ) -> impl Future<Output = Result<std::result::Result<(), Run>>> + Send;
-    /// The process recorded as sending `update`, if any (alive or not).
+    /// The process recorded as sending `update`, if any (alive or not); on a shared store,
+    /// the one whose heartbeat is the latest.
     fn current_run(&self, update: i64) -> impl Future<Output = Result<Option<Run>>> + Send;
     /// The run of process `pid` on `host` on `update` is alive at `now` (another process's
-    /// run, the same pid on another host included, is left alone).
+    /// run, the same pid on another host included, is left alone); on a shared store, the
+    /// lease of every row of `update` this store's process holds is renewed from `now`.
     fn heartbeat(
         &self,
         update: i64,

@@ -22,3 +22,4 @@ mod server;
 mod smtp_server;
 mod snapshots;
 mod support;
+mod workers;

@@ -10,13 +10,13 @@ use crate::support::{Project, stderr, stdout};
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// A database of its own on the local server, dropped at the end.
-struct Database {
+pub struct Database {
     name: String,
-    rt: tokio::runtime::Runtime,
+    pub rt: tokio::runtime::Runtime,
 }
 
 impl Database {
-    fn create() -> Database {
+    pub fn create() -> Database {
         let rt = tokio::runtime::Runtime::new().unwrap();
         // Named as the store's own tests name theirs, which drop any left over an hour later.
         let secs = jiff::Timestamp::now().as_second();
@@ -39,7 +39,7 @@ impl Database {
         Database { name, rt }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("{SERVER}/{}", self.name)
     }
 }

@@ -3,13 +3,15 @@
 //! a new backend adds its line and its `Db`). The behaviours are split by concern, as
 //! `sqlite/` is: `timeline` (incidents, updates, telling), `journal` (planning, claiming,
 //! recording, counting), `schedules` (schedules, promises, nudges), `control` (runs, halts,
-//! maintenance, the audit log). They check what a caller sees through the trait (what
+//! maintenance, the audit log); `sharing` is what a store several processes share owes
+//! besides (PostgreSQL only). They check what a caller sees through the trait (what
 //! `crier status`, `report`, the worker or `halt` would show), never a backend's tables;
 //! tests of one backend's own details (its files, its statements) stay beside that backend.
 
 mod control;
 mod journal;
 mod schedules;
+mod sharing;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -149,6 +151,13 @@ impl Drop for PostgresDb {
 /// `secs` seconds into the tests' day.
 pub(crate) fn at(secs: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_second(1_795_000_000 + secs).unwrap()
+}
+
+/// `secs` seconds after the lease of a claim made at `at(1)` ran out.
+pub(crate) fn past_lease(secs: i64) -> jiff::Timestamp {
+    at(1)
+        + jiff::SignedDuration::from_millis(super::LEASE_MS)
+        + jiff::SignedDuration::from_secs(secs)
 }
 
 /// Incident `id`, investigating a major outage, started at `started`.
@@ -355,6 +364,7 @@ macro_rules! behaviours {
                 failures_list_up_to_the_limit_of_each_kind_in_journal_order,
                 requeued_rows_are_due_again_with_their_attempts_counted_afresh,
                 a_crash_leftover_is_skipped_in_doubt_when_the_channel_does_not_resend,
+                an_update_left_to_the_workers_is_queued_while_it_has_rows_to_send,
                 totals_count_the_rows_of_every_update_by_channel_and_state,
             ],
             schedules: [
@@ -414,4 +424,14 @@ mod sqlite {
 
 mod postgres {
     behaviours!(crate::store::behaviour::PostgresDb::new().await);
+    // A store several processes share.
+    behaviours!(crate::store::behaviour::PostgresDb::new().await;
+        sharing: [
+            processes_claiming_at_once_get_different_rows,
+            a_dead_processs_rows_go_to_the_others_once_its_lease_runs_out,
+            a_heartbeat_renews_the_lease_of_the_rows_its_process_holds,
+            every_process_may_send_a_planned_update,
+            a_queued_update_whose_sender_died_is_due_once_its_lease_runs_out,
+        ],
+    );
 }

@@ -1,33 +1,14 @@
-//! Claims: the due rows this process hands its workers, read with this backend's SQL and held
-//! in memory (`store::claims`) until recorded.
-
-use std::sync::MutexGuard;
+//! Claims shared by every process: a claim is committed (`claimed`, `holder` = this process,
+//! `lease_until`), taken with `FOR UPDATE SKIP LOCKED` so that processes claiming at once get
+//! different rows without waiting for each other.
 
 use sqlx::Row;
 
 use super::PostgresStore;
-use crate::store::claims::Held;
-use crate::store::{Delivery, Result, millis, timestamp};
+use crate::store::{Delivery, LEASE_MS, Result, millis, timestamp};
 
-/// The start of a query for due rows of a channel, as a claim hands them out (`$1`: now,
-/// `$2`: update, `$3`: channel).
-macro_rules! due_rows {
-    () => {
-        "SELECT id, channel, recipient_id, key, target, attempts + 1 AS attempts,
-           COALESCE(first_attempt_at, $1) AS first_attempt_at, in_doubt, next_attempt_at
-         FROM deliveries WHERE update_id = $2 AND channel = $3 AND state IN ('pending', 'retry') "
-    };
-}
-
-/// The claims of this process.
-fn held(store: &PostgresStore) -> MutexGuard<'_, Held> {
-    store.held.lock().expect("the claims are never poisoned")
-}
-
-/// Rows recorded: no longer held by their lane.
-pub(super) fn release(store: &PostgresStore, ids: impl Iterator<Item = i64>) {
-    held(store).release(ids);
-}
+/// Many processes send one update, each claiming its own rows.
+pub(super) const MANY_SENDERS: bool = true;
 
 pub(super) async fn claim(
     store: &PostgresStore,
@@ -37,51 +18,57 @@ pub(super) async fn claim(
     now: jiff::Timestamp,
 ) -> Result<Vec<Delivery>> {
     let now = millis(now);
-    let after = held(store).after(update, channel);
-    // Due rows in due order, starting after the last one handed out: first those due at
-    // that same millisecond, then the later ones (two index seeks; a single row-value
-    // comparison would step over every row still held).
-    let (after_at, after_id) = after.unwrap_or((i64::MIN, i64::MIN));
-    let due = async |sql, wanted: usize| {
-        sqlx::query(sql)
-            .bind(now)
-            .bind(update)
-            .bind(channel)
-            .bind(wanted as i64)
-            .bind(after_at)
-            .bind(after_id)
-            .fetch_all(&store.pool)
-            .await
-    };
-    let limit = limit as usize;
-    let mut rows = Vec::with_capacity(limit);
-    if after.is_some() {
-        let same_time = concat!(
-            due_rows!(),
-            "AND next_attempt_at = $5 AND id > $6 ORDER BY id LIMIT $4"
-        );
-        rows = due(same_time, limit).await?;
-    }
-    if rows.len() < limit {
-        let later = concat!(
-            due_rows!(),
-            "AND next_attempt_at > $5 AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $4"
-        );
-        rows.extend(due(later, limit - rows.len()).await?);
-    }
-    let mut found = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let delivery = Delivery {
-            id: r.try_get("id")?,
-            channel: r.try_get("channel")?,
-            recipient_id: r.try_get("recipient_id")?,
-            key: r.try_get("key")?,
-            target: r.try_get("target")?,
-            attempts: r.try_get::<i64, _>("attempts")? as u32,
-            first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
-            in_doubt: r.try_get("in_doubt")?,
-        };
-        found.push((r.try_get("next_attempt_at")?, delivery));
-    }
-    Ok(held(store).hold(update, channel, found))
+    let rows = sqlx::query(
+        "WITH picked AS (
+           SELECT id FROM deliveries
+           WHERE update_id = $2 AND channel = $3 AND state IN ('pending', 'retry')
+             AND next_attempt_at <= $1
+           ORDER BY next_attempt_at, id LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries d SET state = 'claimed', holder = $5, lease_until = $6, updated_at = $1
+         FROM picked WHERE d.id = picked.id
+         RETURNING d.id, d.channel, d.recipient_id, d.key, d.target, d.attempts + 1 AS attempts,
+           COALESCE(d.first_attempt_at, $1) AS first_attempt_at, d.in_doubt",
+    )
+    .bind(now)
+    .bind(update)
+    .bind(channel)
+    .bind(i64::from(limit))
+    .bind(&store.holder)
+    .bind(now + LEASE_MS)
+    .fetch_all(&store.pool)
+    .await?;
+    let mut claimed = rows
+        .iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: r.try_get("id")?,
+                channel: r.try_get("channel")?,
+                recipient_id: r.try_get("recipient_id")?,
+                key: r.try_get("key")?,
+                target: r.try_get("target")?,
+                attempts: r.try_get::<i64, _>("attempts")? as u32,
+                first_attempt_at: timestamp(r.try_get("first_attempt_at")?),
+                in_doubt: r.try_get("in_doubt")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    claimed.sort_by_key(|d| d.id);
+    Ok(claimed)
+}
+
+/// Queued updates with rows due, or held by a process whose lease ran out.
+pub(super) async fn queued_due(store: &PostgresStore, now: jiff::Timestamp) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.id FROM updates u WHERE u.queued AND (
+           EXISTS (SELECT 1 FROM deliveries d WHERE d.update_id = u.id
+                   AND d.state IN ('pending', 'retry') AND d.next_attempt_at <= $1)
+           OR EXISTS (SELECT 1 FROM deliveries d WHERE d.update_id = u.id
+                   AND d.state IN ('claimed', 'attempting')
+                   AND (d.lease_until IS NULL OR d.lease_until <= $1)))
+         ORDER BY u.id",
+    )
+    .bind(millis(now))
+    .fetch_all(&store.pool)
+    .await?)
 }

@@ -5,35 +5,43 @@ use sqlx::Row;
 
 use super::PostgresStore;
 use super::rows::run_from;
-use crate::store::{Maintenance, Result, Run, millis, timestamp};
+use crate::store::{LEASE_MS, Maintenance, Result, Run, millis, timestamp};
 
+/// Every process may send a planned update (claims are committed with a lease): this one is
+/// recorded beside the others. Planning is one process's: while the update is not fully
+/// planned, a second live process is refused, as on SQLite.
 pub(super) async fn start_run(
     store: &PostgresStore,
     update: i64,
     me: &Run,
     stale_after_ms: i64,
 ) -> Result<std::result::Result<(), Run>> {
-    // IMMEDIATE: the write lock is taken before the read, so two processes starting the
-    // same update at once are serialised and the second sees the first's row (a deferred
-    // transaction would fail the second with "database is locked" instead).
+    // Under the write lock: two processes starting an unplanned update at once are
+    // serialised, and the second sees the first's run.
     let mut tx = super::begin_immediate(&store.pool).await?;
-    let existing =
-        sqlx::query("SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = $1")
-            .bind(update)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(r) = existing {
-        let other = run_from(&r)?;
-        let alive = millis(me.heartbeat_at) - millis(other.heartbeat_at) < stale_after_ms;
-        // A process is its pid on its host: in containers, every worker may be process 1.
-        let me_again = other.pid == me.pid && other.host == me.host;
-        if alive && !me_again {
-            return Ok(Err(other));
+    let planned: Option<bool> = sqlx::query_scalar("SELECT planned FROM updates WHERE id = $1")
+        .bind(update)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if planned == Some(false) {
+        let other = sqlx::query(
+            "SELECT pid, host, started_at, heartbeat_at FROM runs
+             WHERE update_id = $1 AND NOT (pid = $2 AND host = $3) AND heartbeat_at > $4
+             ORDER BY heartbeat_at DESC LIMIT 1",
+        )
+        .bind(update)
+        .bind(i64::from(me.pid))
+        .bind(&me.host)
+        .bind(millis(me.heartbeat_at) - stale_after_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = other {
+            return Ok(Err(run_from(&r)?));
         }
     }
     sqlx::query(
         "INSERT INTO runs (update_id, pid, host, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (update_id) DO UPDATE SET pid = excluded.pid, host = excluded.host,
+         ON CONFLICT (update_id, pid, host) DO UPDATE SET
            started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at",
     )
     .bind(update)
@@ -48,14 +56,18 @@ pub(super) async fn start_run(
 }
 
 pub(super) async fn current_run(store: &PostgresStore, update: i64) -> Result<Option<Run>> {
-    let row =
-        sqlx::query("SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = $1")
-            .bind(update)
-            .fetch_optional(&store.pool)
-            .await?;
+    let row = sqlx::query(
+        "SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = $1
+         ORDER BY heartbeat_at DESC, pid, host LIMIT 1",
+    )
+    .bind(update)
+    .fetch_optional(&store.pool)
+    .await?;
     row.as_ref().map(run_from).transpose()
 }
 
+/// The run's heartbeat, and the lease of every row of `update` this process holds, in one
+/// transaction.
 pub(super) async fn heartbeat(
     store: &PostgresStore,
     update: i64,
@@ -63,6 +75,7 @@ pub(super) async fn heartbeat(
     host: &str,
     now: jiff::Timestamp,
 ) -> Result<()> {
+    let mut tx = store.pool.begin().await?;
     sqlx::query(
         "UPDATE runs SET heartbeat_at = $1 WHERE update_id = $2 AND pid = $3 AND host = $4",
     )
@@ -70,8 +83,18 @@ pub(super) async fn heartbeat(
     .bind(update)
     .bind(i64::from(pid))
     .bind(host)
-    .execute(&store.pool)
+    .execute(&mut *tx)
     .await?;
+    sqlx::query(
+        "UPDATE deliveries SET lease_until = $1 WHERE update_id = $2 AND holder = $3
+           AND state IN ('claimed', 'attempting')",
+    )
+    .bind(millis(now) + LEASE_MS)
+    .bind(update)
+    .bind(&store.holder)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -85,6 +108,14 @@ pub(super) async fn end_run(
         .bind(update)
         .bind(i64::from(pid))
         .bind(host)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn enqueue(store: &PostgresStore, update: i64) -> Result<()> {
+    sqlx::query("UPDATE updates SET queued = TRUE WHERE id = $1")
+        .bind(update)
         .execute(&store.pool)
         .await?;
     Ok(())

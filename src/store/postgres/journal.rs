@@ -21,8 +21,14 @@ type RecordRow<'a> = (
     bool,
 );
 
-/// Write `rows`, one statement for any number of them: each column is one array parameter.
-async fn record_rows(pool: &sqlx::PgPool, rows: &[RecordRow<'_>], now: i64) -> Result<()> {
+/// Write `rows` of rows `holder` holds, one statement for any number of them (each column is
+/// one array parameter): the rows begun.
+async fn record_rows(
+    pool: &sqlx::PgPool,
+    rows: &[RecordRow<'_>],
+    holder: &str,
+    now: i64,
+) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(rows.len());
     let mut whats = Vec::with_capacity(rows.len());
     let mut ats = Vec::with_capacity(rows.len());
@@ -37,8 +43,11 @@ async fn record_rows(pool: &sqlx::PgPool, rows: &[RecordRow<'_>], now: i64) -> R
         providers.push(row.4.map(|p| no_nul(p).into_owned()));
         doubts.push(row.5);
     }
-    sqlx::query(
-        "UPDATE deliveries SET
+    // A begun row keeps its holder and lease (renewed by the heartbeat) until its outcome;
+    // an outcome lets go of it.
+    Ok(sqlx::query_scalar(
+        "WITH done AS (
+         UPDATE deliveries SET
            state = CASE o.what
              WHEN 'begin' THEN 'attempting'
              WHEN 'released' THEN CASE WHEN deliveries.attempts > 0 THEN 'retry' ELSE 'pending' END
@@ -51,11 +60,16 @@ async fn record_rows(pool: &sqlx::PgPool, rows: &[RecordRow<'_>], now: i64) -> R
            provider_id = CASE WHEN o.what = 'sent' THEN o.provider_id ELSE deliveries.provider_id END,
            sent_at = CASE WHEN o.what = 'sent' THEN $7 ELSE deliveries.sent_at END,
            in_doubt = deliveries.in_doubt OR o.in_doubt,
+           holder = CASE WHEN o.what = 'begin' THEN deliveries.holder END,
+           lease_until = CASE WHEN o.what = 'begin' THEN deliveries.lease_until END,
            updated_at = $7
          FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BOOLEAN[])
            AS o (id, what, at, error, provider_id, in_doubt)
-         WHERE deliveries.id = o.id
-           AND (o.what <> 'begin' OR deliveries.state IN ('pending', 'retry'))",
+         WHERE deliveries.id = o.id AND deliveries.holder = $8
+           AND deliveries.state IN ('claimed', 'attempting')
+           AND (o.what <> 'begin' OR deliveries.state = 'claimed')
+         RETURNING deliveries.id, o.what)
+         SELECT id FROM done WHERE what = 'begin'",
     )
     .bind(ids)
     .bind(whats)
@@ -64,9 +78,9 @@ async fn record_rows(pool: &sqlx::PgPool, rows: &[RecordRow<'_>], now: i64) -> R
     .bind(providers)
     .bind(doubts)
     .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .bind(holder)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Insert `deliveries` (in `tx`); rows whose key exists (already, or earlier in the same batch)
@@ -116,7 +130,7 @@ pub(super) async fn retries_due(store: &PostgresStore, now: jiff::Timestamp) -> 
         "SELECT DISTINCT d.update_id FROM deliveries d JOIN updates u ON u.id = d.update_id
          WHERE d.state = 'retry' AND d.next_attempt_at <= $1 AND u.planned
            AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.update_id = d.update_id
-                           AND o.state IN ('pending', 'attempting'))
+                           AND o.state IN ('pending', 'claimed', 'attempting'))
          ORDER BY d.update_id",
     )
     .bind(millis(now))
@@ -163,6 +177,8 @@ pub(super) async fn finish_plan(store: &PostgresStore, update: i64) -> Result<()
     Ok(())
 }
 
+/// Rows whose holder's lease ran out before `now` (or that have none: left by a journal of
+/// version 1): claimed ones are due again, attempting ones in doubt.
 pub(super) async fn recover(
     store: &PostgresStore,
     update: i64,
@@ -173,7 +189,9 @@ pub(super) async fn recover(
     let mut tx = store.pool.begin().await?;
     sqlx::query(
         "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
-           updated_at = $1 WHERE update_id = $2 AND channel = $3 AND state = 'claimed'",
+           holder = NULL, lease_until = NULL, updated_at = $1
+         WHERE update_id = $2 AND channel = $3 AND state = 'claimed'
+           AND (lease_until IS NULL OR lease_until <= $1)",
     )
     .bind(millis(now))
     .bind(update)
@@ -187,12 +205,14 @@ pub(super) async fn recover(
         "in doubt after a crash: skipped (in_doubt = \"skip\"); check with the receiver"
     };
     let rows = sqlx::query(
-        "UPDATE deliveries SET state = $1, in_doubt = TRUE, last_error = $2, next_attempt_at = $3, updated_at = $4
-         WHERE update_id = $5 AND channel = $6 AND state = 'attempting' RETURNING key",
+        "UPDATE deliveries SET state = $1, in_doubt = TRUE, last_error = $2, next_attempt_at = $3,
+           holder = NULL, lease_until = NULL, updated_at = $3
+         WHERE update_id = $4 AND channel = $5 AND state = 'attempting'
+           AND (lease_until IS NULL OR lease_until <= $3)
+         RETURNING key",
     )
     .bind(state)
     .bind(error)
-    .bind(millis(now))
     .bind(millis(now))
     .bind(update)
     .bind(channel)
@@ -207,7 +227,7 @@ pub(super) async fn record(
     outcomes: &[(i64, Outcome)],
     begin: &[i64],
     now: jiff::Timestamp,
-) -> Result<()> {
+) -> Result<Vec<i64>> {
     let mut rows: Vec<RecordRow<'_>> = Vec::with_capacity(begin.len() + outcomes.len());
     rows.extend(
         begin
@@ -231,13 +251,19 @@ pub(super) async fn record(
         });
     }
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // One statement (so one transaction) for the whole group, `what` being `begin` for a row
     // about to be sent.
-    record_rows(&store.pool, &rows, millis(now)).await?;
-    super::claims::release(store, outcomes.iter().map(|(id, _)| *id));
-    Ok(())
+    let begun: HashSet<i64> = record_rows(&store.pool, &rows, &store.holder, millis(now))
+        .await?
+        .into_iter()
+        .collect();
+    Ok(begin
+        .iter()
+        .copied()
+        .filter(|id| !begun.contains(id))
+        .collect())
 }
 
 pub(super) async fn next_due(
@@ -245,8 +271,14 @@ pub(super) async fn next_due(
     update: i64,
     channel: &str,
 ) -> Result<Option<jiff::Timestamp>> {
+    // A row another process holds is this one's to send if that process dies: when its
+    // lease runs out.
     let at: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE update_id = $1 AND channel = $2 AND state IN ('pending', 'retry')",
+        "SELECT LEAST(
+           (SELECT MIN(next_attempt_at) FROM deliveries
+             WHERE update_id = $1 AND channel = $2 AND state IN ('pending', 'retry')),
+           (SELECT MIN(lease_until) FROM deliveries
+             WHERE update_id = $1 AND channel = $2 AND state IN ('claimed', 'attempting')))",
     )
     .bind(update)
     .bind(channel)
@@ -369,10 +401,12 @@ pub(super) async fn requeue_failed(
 }
 
 pub(super) async fn totals(store: &PostgresStore) -> Result<BTreeMap<(String, String), u64>> {
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state")
-            .fetch_all(&store.pool)
-            .await?;
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT channel, CASE state WHEN 'claimed' THEN 'pending' ELSE state END AS s, COUNT(*)
+             FROM deliveries GROUP BY channel, s",
+    )
+    .fetch_all(&store.pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(c, s, n)| ((c, s), n as u64))

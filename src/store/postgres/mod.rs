@@ -2,14 +2,15 @@
 //! and `serve` read one journal. Durable as the server is: every state change is a committed
 //! transaction.
 //!
-//! One process sends an update at a time, as with SQLite: `start_run` refuses a second while
-//! the first one's heartbeat is fresh, so claims are held in memory by the process that sends
-//! (`claims`), exactly as the SQLite store holds them. Many workers sharing an update's rows
-//! (claims committed with `FOR UPDATE SKIP LOCKED`, leases) come later.
+//! Many processes, on many machines, send one update together: each claims its own rows in
+//! batches (`FOR UPDATE SKIP LOCKED`), committed as `claimed` with this process's name
+//! (`holder`) and a lease its heartbeat renews (`claims`, `control::heartbeat`). Once a
+//! process's lease has run out (killed, its machine gone), any other recovers its rows: the
+//! claimed ones are due again, the `attempting` ones in doubt, resent with the same id.
 //!
 //! This file opens and migrates the database; its `impl Store` (`store::by_concern`) names the file
 //! that does each method: `timeline` (incidents, updates, telling), `journal` (planning, recording,
-//! recovering, counting), `claims` (due rows held in memory), `schedules` (schedules, promises,
+//! recovering, counting), `claims` (claiming due rows with a lease), `schedules` (schedules, promises,
 //! nudges), `control` (runs, halts, the maintenance switch, the audit log); `rows` reads rows back
 //! into the store's types. Where the SQLite store takes its write lock first (`BEGIN IMMEDIATE`),
 //! this one takes a transaction-scoped advisory lock ([`begin_immediate`]), so the same
@@ -24,7 +25,6 @@ mod timeline;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -37,7 +37,10 @@ use super::{
 use crate::template::Incident;
 
 /// Versioned migrations: the one row of `crier_schema` says how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../schema_postgres1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../schema_postgres1.sql"),
+    include_str!("../schema_postgres2.sql"),
+];
 
 /// The advisory lock key of crier's writes that must not interleave (telling, starting a
 /// schedule or a run, migrating): `crier` in ASCII.
@@ -47,7 +50,9 @@ const WRITE_LOCK: i64 = 0x0063_7269_6572;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    held: Arc<Mutex<crate::store::claims::Held>>,
+    /// This process, as the rows it claims name it: unique among every process that ever
+    /// opened the journal (its pid, and a random part).
+    holder: String,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -89,7 +94,7 @@ impl PostgresStore {
             .await?;
         let store = PostgresStore {
             pool,
-            held: Arc::default(),
+            holder: format!("{}-{:016x}", std::process::id(), fastrand::u64(..)),
         };
         store.migrate().await?;
         Ok(store)

@@ -1,5 +1,6 @@
 //! Claims: the due rows this process hands its workers, read with this backend's SQL and held
-//! in memory (`store::claims`) until recorded.
+//! in memory (`store::claims`) until recorded. One process sends an update (`start_run`
+//! refuses a second), so no other process needs to see them.
 
 use std::sync::MutexGuard;
 
@@ -7,7 +8,10 @@ use sqlx::Row;
 
 use super::SqliteStore;
 use crate::store::claims::Held;
-use crate::store::{Delivery, Result, millis, timestamp};
+use crate::store::{Delivery, LEASE_MS, Result, millis, timestamp};
+
+/// One process sends an update.
+pub(super) const MANY_SENDERS: bool = false;
 
 /// The start of a query for due rows of a channel, as a claim hands them out (`?1`: now,
 /// `?2`: update, `?3`: channel).
@@ -84,4 +88,20 @@ pub(super) async fn claim(
         found.push((r.try_get("next_attempt_at")?, delivery));
     }
     Ok(held(store).hold(update, channel, found))
+}
+
+/// Queued updates with rows due, or whose sender died: its run was never ended and its
+/// heartbeat is older than a lease (its `attempting` rows are in doubt).
+pub(super) async fn queued_due(store: &SqliteStore, now: jiff::Timestamp) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.id FROM updates u WHERE u.queued AND (
+           EXISTS (SELECT 1 FROM deliveries d WHERE d.update_id = u.id
+                   AND d.state IN ('pending', 'retry') AND d.next_attempt_at <= ?1)
+           OR EXISTS (SELECT 1 FROM runs r WHERE r.update_id = u.id AND r.heartbeat_at < ?2))
+         ORDER BY u.id",
+    )
+    .bind(millis(now))
+    .bind(millis(now) - LEASE_MS)
+    .fetch_all(&store.pool)
+    .await?)
 }

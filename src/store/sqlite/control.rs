@@ -83,6 +83,14 @@ pub(super) async fn end_run(store: &SqliteStore, update: i64, pid: u32, host: &s
     Ok(())
 }
 
+pub(super) async fn enqueue(store: &SqliteStore, update: i64) -> Result<()> {
+    sqlx::query("UPDATE updates SET queued = 1 WHERE id = ?")
+        .bind(update)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn halt(store: &SqliteStore, scope: &str, now: jiff::Timestamp) -> Result<()> {
     sqlx::query("INSERT INTO halts (scope, at) VALUES (?, ?) ON CONFLICT (scope) DO UPDATE SET at = excluded.at")
         .bind(scope)

@@ -217,7 +217,7 @@ pub(super) async fn record(
     outcomes: &[(i64, Outcome)],
     begin: &[i64],
     now: jiff::Timestamp,
-) -> Result<()> {
+) -> Result<Vec<i64>> {
     // One statement (so one transaction, and one trip to the connection's thread) for the
     // whole group, `what` being `begin` for a row about to be sent; plain parameters, so
     // SQLite parses no JSON.
@@ -244,20 +244,49 @@ pub(super) async fn record(
         });
     }
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let now = millis(now);
-    if rows.len() <= RECORD_ROWS {
-        record_rows(&rows, now).execute(&store.pool).await?;
+    let changed = if rows.len() <= RECORD_ROWS {
+        record_rows(&rows, now)
+            .execute(&store.pool)
+            .await?
+            .rows_affected()
     } else {
         let mut tx = store.pool.begin().await?;
+        let mut changed = 0;
         for chunk in rows.chunks(RECORD_ROWS) {
-            record_rows(chunk, now).execute(&mut *tx).await?;
+            changed += record_rows(chunk, now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         tx.commit().await?;
-    }
+        changed
+    };
     super::claims::release(store, outcomes.iter().map(|(id, _)| *id));
-    Ok(())
+    // Every outcome changes its row: when fewer rows changed, a row of `begin` was not begun
+    // (it was recorded already). Rare, so looked for only then.
+    if changed < rows.len() as u64 {
+        not_attempting(&store.pool, begin).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// The rows of `ids` that are not `attempting`.
+async fn not_attempting(pool: &sqlx::SqlitePool, ids: &[i64]) -> Result<Vec<i64>> {
+    let mut found = Vec::new();
+    for id in ids {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM deliveries WHERE id = ?")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+        if state.as_deref() != Some("attempting") {
+            found.push(*id);
+        }
+    }
+    Ok(found)
 }
 
 pub(super) async fn next_due(

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_sqlite_3.sql"),
     include_str!("../schema_sqlite_4.sql"),
     include_str!("../schema_sqlite_5.sql"),
+    include_str!("../schema_sqlite_6.sql"),
 ];
 
 /// The SQLite journal.

@@ -1,0 +1,258 @@
+//! Many workers on one PostgreSQL journal: `crier blast --enqueue-only` plans a blast and
+//! leaves it to three `crier worker` processes, which share its rows (each claims its own,
+//! under a lease). One of them is killed with SIGKILL half-way: the other two finish its share
+//! once its lease has run out. Every recipient gets the message on every channel (to a real
+//! SMTP server and a real HTTP receiver on 127.0.0.1), and a recipient who got it twice got
+//! the same Message-ID / webhook-id both times and is reported in doubt in the journal.
+//!
+//! 2,000 recipients by default; `CRIER_TEST_WORKERS_RECIPIENTS=20000` for the run
+//! (with `--release`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+
+use crate::crash::{Receiver, Running, by_path, crier, scratch, spawn};
+use crate::postgres::Database;
+use crate::smtp_server::SmtpServer;
+use crate::support::stderr;
+
+/// How long the store's lease holds a dead worker's rows (`crier::store::LEASE_MS`).
+const LEASE: Duration = Duration::from_millis(crier::store::LEASE_MS as u64);
+
+fn recipients() -> usize {
+    std::env::var("CRIER_TEST_WORKERS_RECIPIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// A project on `db` with two channels: `mail` to `smtp`, `hooks` to `receiver`, and
+/// `n` recipients with an address on each.
+fn project(
+    db: &Database,
+    smtp: &SmtpServer,
+    receiver: &Receiver,
+    n: usize,
+) -> crate::support::Project {
+    let p = crate::crash::hooks_project(&receiver.uri(), 16);
+    p.edit(
+        "crier.toml",
+        "url = \"sqlite:crier.db\"",
+        &format!("url = \"{}\"", db.url()),
+    );
+    p.edit("crier.toml", "poll = \"1s\"", "poll = \"200ms\"");
+    p.write(
+        "channels/mail.toml",
+        &format!(
+            "type = \"email\"\nsmtp_url = \"{}\"\nfrom = \"Acme Status <status@acme.example>\"\nper_second = 0\nmax_in_flight = 8\n",
+            smtp.url()
+        ),
+    );
+    let mut csv = String::from("id,email,name,webhook_url\n");
+    for i in 1..=n {
+        csv.push_str(&format!(
+            "cus_{i},user{i}@example.com,Customer {i},{}/hook/cus_{i}\n",
+            receiver.uri()
+        ));
+    }
+    p.write("audience.csv", &csv);
+    p
+}
+
+/// What the journal says, straight from the database: runs of the update, and the
+/// recipients whose row is in doubt, per channel.
+struct Journal {
+    url: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Journal {
+    fn query<T>(&self, f: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
+        self.rt.block_on(async {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            f(&mut c).await
+        })
+    }
+
+    fn runs(&self) -> i64 {
+        self.query(async |c| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM runs")
+                .fetch_one(c)
+                .await
+                .unwrap()
+        })
+    }
+
+    /// (channel, state) → rows.
+    fn states(&self) -> BTreeMap<(String, String), i64> {
+        self.query(async |c| {
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state",
+            )
+            .fetch_all(c)
+            .await
+            .unwrap();
+            rows.into_iter().map(|(c, s, n)| ((c, s), n)).collect()
+        })
+    }
+
+    fn in_doubt(&self, channel: &str) -> BTreeSet<String> {
+        self.query(async |c| {
+            sqlx::query_scalar(
+                "SELECT recipient_id FROM deliveries WHERE in_doubt AND channel = $1",
+            )
+            .bind(channel)
+            .fetch_all(c)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect()
+        })
+    }
+
+    /// Every row sent (none left pending, claimed, attempting or to retry).
+    fn all_sent(&self, total: i64) -> bool {
+        let states = self.states();
+        let sent: i64 = states
+            .iter()
+            .filter(|((_, s), _)| s == "sent")
+            .map(|(_, n)| n)
+            .sum();
+        sent == total
+    }
+}
+
+/// Recipients (by id) who got more than one message, after checking that every one of the
+/// `n` got at least one, each always under one id, and no two under the same id.
+fn check(
+    ids_by_recipient: BTreeMap<String, Vec<String>>,
+    n: usize,
+    what: &str,
+) -> BTreeSet<String> {
+    let lost: Vec<usize> = (1..=n)
+        .filter(|i| !ids_by_recipient.contains_key(&format!("cus_{i}")))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{what}: lost {} recipients, first {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    assert_eq!(
+        ids_by_recipient.len(),
+        n,
+        "{what}: messages to unknown recipients"
+    );
+    let mut owners = BTreeMap::new();
+    let mut twice = BTreeSet::new();
+    for (recipient, ids) in &ids_by_recipient {
+        assert!(
+            !ids[0].is_empty(),
+            "{what}: {recipient} got a message without an id"
+        );
+        assert!(
+            ids.iter().all(|i| i == &ids[0]),
+            "{what}: {recipient} got different ids: {ids:?}"
+        );
+        if let Some(other) = owners.insert(ids[0].clone(), recipient.clone()) {
+            panic!("{what}: {recipient} and {other} got the same id {}", ids[0]);
+        }
+        if ids.len() > 1 {
+            twice.insert(recipient.clone());
+        }
+    }
+    twice
+}
+
+#[test]
+fn three_workers_share_a_blast_and_the_two_left_finish_a_killed_ones_share() {
+    let n = recipients();
+    let db = Database::create();
+    let smtp = SmtpServer::start();
+    let receiver = Receiver::start(Duration::from_millis(2));
+    let p = project(&db, &smtp, &receiver, n);
+    let journal = Journal {
+        url: db.url(),
+        rt: tokio::runtime::Runtime::new().unwrap(),
+    };
+
+    let mut blast = crate::support::outage_on("hooks,mail").to_vec();
+    blast.push("--enqueue-only");
+    let out = crier(p.root(), &blast).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("Left to the workers"), "{said}");
+    assert_eq!(
+        smtp.received().len() + receiver.count(),
+        0,
+        "nothing sent by the blast"
+    );
+
+    let dir = scratch(&p);
+    let mut workers: Vec<Running> = (0..3)
+        .map(|i| spawn(crier(p.root(), &["worker"]), &dir, &format!("worker{i}")))
+        .collect();
+    let total = 2 * n;
+    let start = Instant::now();
+    while journal.runs() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "three workers never joined"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while smtp.received().len() + receiver.count() < total / 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the workers stalled"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let killed = workers.remove(0).kill();
+    let killed_at = Instant::now();
+    assert!(!killed.status.success());
+
+    while !journal.all_sent(total as i64) {
+        assert!(
+            killed_at.elapsed() < LEASE + Duration::from_secs(60),
+            "not finished {:?} after the kill: {:?}",
+            killed_at.elapsed(),
+            journal.states()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let finished_in = killed_at.elapsed();
+    for w in workers {
+        w.kill();
+    }
+    eprintln!("{n} recipients × 2 channels; finished {finished_in:?} after the kill");
+
+    let mut hooks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, ids) in by_path(&receiver.hits()) {
+        hooks.insert(path.trim_start_matches("/hook/").to_string(), ids);
+    }
+    let mut mails: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in smtp.received() {
+        let to = m.to[0].trim_matches(['<', '>']).to_string();
+        let i = to
+            .trim_start_matches("user")
+            .trim_end_matches("@example.com");
+        mails
+            .entry(format!("cus_{i}"))
+            .or_default()
+            .push(m.message_id.clone().unwrap_or_default());
+    }
+    let twice_hooks = check(hooks, n, "hooks");
+    let twice_mail = check(mails, n, "mail");
+    let (doubt_hooks, doubt_mail) = (journal.in_doubt("hooks"), journal.in_doubt("mail"));
+    assert!(
+        twice_hooks.is_subset(&doubt_hooks),
+        "{twice_hooks:?} not all in doubt: {doubt_hooks:?}"
+    );
+    assert!(
+        twice_mail.is_subset(&doubt_mail),
+        "{twice_mail:?} not all in doubt: {doubt_mail:?}"
+    );
+}
