@@ -2,63 +2,28 @@
 //! `file` channel, `status` reading it back, and a re-run finding the update.
 
 use crier::store::Store;
-use sqlx::Connection;
+use crier::store::postgres::scratch::ScratchDb;
 
 use crate::support::{Project, stderr, stdout};
 
-/// The local server the tests use (trust auth), never another machine.
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
-/// A database of its own on the local server, dropped at the end.
+/// A database of its own on the tests' PostgreSQL server (`CRIER_TEST_POSTGRES_URL`, else this
+/// machine's), dropped at the end, with a runtime to reach it from this blocking test.
 pub struct Database {
-    name: String,
+    scratch: ScratchDb,
     pub rt: tokio::runtime::Runtime,
 }
 
 impl Database {
-    pub fn create() -> Database {
+    /// `None` when no server is named and this machine's does not answer (the test is then
+    /// not run, and says so on stderr).
+    pub fn create() -> Option<Database> {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        // Named as the store's own tests name theirs, which drop any left over an hour later.
-        let secs = jiff::Timestamp::now().as_second();
-        let name = format!("crier_t_{secs}_{:08x}", fastrand::u32(..));
-        rt.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(&format!("{SERVER}/test"))
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "this test needs PostgreSQL at 127.0.0.1:5432 with trust auth for user \
-                         `postgres` and a database `test` ({e}); start it with \
-                         `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
-                    )
-                });
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        });
-        Database { name, rt }
+        let scratch = rt.block_on(ScratchDb::create())?;
+        Some(Database { scratch, rt })
     }
 
-    pub fn url(&self) -> String {
-        format!("{SERVER}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let dropped = self.rt.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(&format!("{SERVER}/test")).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                .execute(&mut admin)
-                .await
-        });
-        if dropped.is_err() && !std::thread::panicking() {
-            panic!(
-                "the test database {} was not dropped: {dropped:?}",
-                self.name
-            );
-        }
+    pub fn url(&self) -> &str {
+        self.scratch.url()
     }
 }
 
@@ -78,7 +43,9 @@ const BLAST: [&str; 11] = [
 
 #[test]
 fn a_blast_on_a_postgres_journal_sends_every_message_once() {
-    let db = Database::create();
+    let Some(db) = Database::create() else {
+        return;
+    };
     let p = Project::init();
     p.edit(
         "crier.toml",
@@ -114,7 +81,7 @@ fn a_blast_on_a_postgres_journal_sends_every_message_once() {
     // The journal is the database, not a file beside crier.toml.
     assert!(!p.root().join("crier.db").exists());
     let updates = db.rt.block_on(async {
-        let store = crier::store::open(&db.url(), p.root()).await.unwrap();
+        let store = crier::store::open(db.url(), p.root()).await.unwrap();
         store.updates("DEMO-1").await.unwrap()
     });
     assert_eq!(updates.len(), 1, "the re-run made no second update");

@@ -16,6 +16,7 @@ mod timeline;
 
 use std::collections::BTreeMap;
 
+use super::postgres::scratch::ScratchDb;
 use super::{
     Delivery, IncidentRow, NewDelivery, NewSchedule, NewUpdate, Origin, Outcome, PlanBatch,
     Schedule, Store, Telling, Told, Update,
@@ -48,63 +49,20 @@ impl Db for SqliteDb {
     }
 }
 
-/// The PostgreSQL server the tests use (trust auth); only ever on this machine.
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-
-/// A database of its own on the local PostgreSQL server (`crier_t_<created>_<hex>`), created
-/// empty and dropped when the test ends (or by a test an hour later, if this one was killed).
-pub(crate) struct PostgresDb {
-    name: String,
-    url: String,
-}
+/// A database of its own on the tests' PostgreSQL server ([`ScratchDb`]: the server
+/// `CRIER_TEST_POSTGRES_URL` names, else this machine's), created empty and dropped when the
+/// test ends.
+pub(crate) struct PostgresDb(ScratchDb);
 
 impl PostgresDb {
-    /// Create the database; fails the test, saying how to start the server, when the server
-    /// does not answer.
-    pub(crate) async fn new() -> PostgresDb {
-        use sqlx::Connection;
-        let secs = jiff::Timestamp::now().as_second();
-        let name = format!("crier_t_{secs}_{:08x}", fastrand::u32(..));
-        let mut admin = sqlx::PgConnection::connect(&format!("{POSTGRES}/test"))
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the PostgreSQL tests need a server at 127.0.0.1:5432 with trust auth for user \
-                     `postgres` and a database `test` ({e}); start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
-                )
-            });
-        drop_stale(&mut admin, secs).await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let url = format!("{POSTGRES}/{name}");
-        PostgresDb { name, url }
+    /// Create the database, or `None` when no variable names a server and this machine's does
+    /// not answer: the test is then not run (it returns early) and says so on stderr.
+    pub(crate) async fn new() -> Option<PostgresDb> {
+        ScratchDb::create().await.map(PostgresDb)
     }
 
     pub(crate) fn url(&self) -> &str {
-        &self.url
-    }
-}
-
-/// Drop the test databases (`crier_t_<created>_<hex>`) made over an hour before `now_secs`:
-/// those of a test run that was killed before its own drops.
-async fn drop_stale(admin: &mut sqlx::PgConnection, now_secs: i64) {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'crier\\_t\\_%'")
-            .fetch_all(&mut *admin)
-            .await
-            .unwrap_or_default();
-    for name in names {
-        let created = name.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
-        if created.is_some_and(|c| c < now_secs - 3600) {
-            // Another test run may be dropping it too.
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                .execute(&mut *admin)
-                .await;
-        }
+        self.0.url()
     }
 }
 
@@ -112,39 +70,9 @@ impl Db for PostgresDb {
     type Store = super::Backend;
 
     async fn open(&self) -> super::Backend {
-        super::open(&self.url, std::path::Path::new("/nonexistent"))
+        super::open(self.url(), std::path::Path::new("/nonexistent"))
             .await
             .unwrap()
-    }
-}
-
-impl Drop for PostgresDb {
-    /// Drop the database from a thread of its own (this one may be inside the test's
-    /// runtime), ending the connections the test's stores left open.
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut admin = sqlx::PgConnection::connect(&format!("{POSTGRES}/test")).await?;
-                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                    .execute(&mut admin)
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-            panic!(
-                "the test database {} could not be dropped: {dropped:?}",
-                self.name
-            );
-        }
     }
 }
 
@@ -327,8 +255,8 @@ pub(crate) async fn record_every_outcome<S: Store>(store: &S, update: &Update) {
     store.record(&outcomes, &[], at(3)).await.unwrap();
 }
 
-/// Every behaviour, as a `#[tokio::test]` on a fresh database `$db` of one backend: one
-/// module per concern.
+/// Every behaviour, as a `#[tokio::test]` on a fresh database of one backend (`$db`, an
+/// `Option`: the test is not run when it is `None`): one module per concern.
 macro_rules! behaviours {
     ($db:expr) => {
         behaviours!($db;
@@ -410,7 +338,8 @@ macro_rules! behaviours {
                 $(
                     #[tokio::test]
                     async fn $name() {
-                        $crate::store::behaviour::$concern::$name($db).await;
+                        let Some(db) = $db else { return };
+                        $crate::store::behaviour::$concern::$name(db).await;
                     }
                 )*
             }
@@ -419,7 +348,7 @@ macro_rules! behaviours {
 }
 
 mod sqlite {
-    behaviours!(crate::store::behaviour::SqliteDb::new());
+    behaviours!(Some(crate::store::behaviour::SqliteDb::new()));
 }
 
 mod postgres {

@@ -21,6 +21,9 @@ mod control;
 mod journal;
 mod rows;
 mod schedules;
+/// Test support (a scratch database per test on the tests' server), not crier's interface.
+#[doc(hidden)]
+pub mod scratch;
 mod timeline;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,9 @@ use crate::store::behaviour::PostgresDb;
 
 #[tokio::test]
 async fn a_journal_newer_than_this_crier_is_refused() {
-    let db = PostgresDb::new().await;
+    let Some(db) = PostgresDb::new().await else {
+        return;
+    };
     let store = PostgresStore::open(db.url()).await.unwrap();
     sqlx::query("UPDATE crier_schema SET version = version + 1")
         .execute(&store.pool)
@@ -26,7 +28,9 @@ async fn a_journal_newer_than_this_crier_is_refused() {
 
 #[tokio::test]
 async fn opening_again_finds_the_journal_migrated() {
-    let db = PostgresDb::new().await;
+    let Some(db) = PostgresDb::new().await else {
+        return;
+    };
     let first = PostgresStore::open(db.url()).await.unwrap();
     let second = PostgresStore::open(db.url()).await.unwrap();
     let version: i64 = sqlx::query_scalar("SELECT version FROM crier_schema")
@@ -39,26 +43,36 @@ async fn opening_again_finds_the_journal_migrated() {
 
 #[tokio::test]
 async fn a_connection_error_never_shows_the_password() {
-    // Nothing listens on port 1; the user does not exist on the test server.
-    for url in [
-        "postgres://crier:s3cret%2Dpw@127.0.0.1:1/crier",
-        "postgres://nobody_here:s3cret-pw@127.0.0.1:5432/nothing_here",
-    ] {
-        let error = PostgresStore::open(url).await.unwrap_err();
-        let (shown, debug) = (error.to_string(), format!("{error:?}"));
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(!debug.contains("s3cret"), "{debug}");
-        assert!(
-            shown.starts_with("the journal database failed: "),
-            "{shown}"
-        );
-    }
+    // Nothing listens on port 1.
+    refused_without_the_password("postgres://crier:s3cret%2Dpw@127.0.0.1:1/crier").await;
+    // The user does not exist on the tests' server.
+    let Some(db) = PostgresDb::new().await else {
+        return;
+    };
+    let mut unknown = url::Url::parse(db.url()).unwrap();
+    unknown.set_username("nobody_here").unwrap();
+    unknown.set_password(Some("s3cret-pw")).unwrap();
+    refused_without_the_password(unknown.as_str()).await;
+}
+
+/// Opening `url` (whose password holds `s3cret`) fails, and the error never shows it.
+async fn refused_without_the_password(url: &str) {
+    let error = PostgresStore::open(url).await.unwrap_err();
+    let (shown, debug) = (error.to_string(), format!("{error:?}"));
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(
+        shown.starts_with("the journal database failed: "),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
 async fn a_nul_in_a_providers_answer_is_kept_as_a_replacement_character() {
     use crate::store::behaviour::{at, ids, planned};
-    let db = PostgresDb::new().await;
+    let Some(db) = PostgresDb::new().await else {
+        return;
+    };
     let store = PostgresStore::open(db.url()).await.unwrap();
     let update = planned(&store, 1).await;
     let rows = store.claim(update.id, "hooks", 1, at(1)).await.unwrap();
@@ -92,7 +106,9 @@ fn the_password_is_cut_out_of_an_error_as_written_and_decoded() {
 async fn a_group_of_thousands_is_recorded_in_one_statement() {
     use crate::store::behaviour::{at, ids, planned};
     let n = 3_000;
-    let db = PostgresDb::new().await;
+    let Some(db) = PostgresDb::new().await else {
+        return;
+    };
     let store = PostgresStore::open(db.url()).await.unwrap();
     let update = planned(&store, n).await;
     let rows = store
