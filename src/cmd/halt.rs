@@ -69,7 +69,9 @@ pub fn resume(config: Option<&Path>, args: &ScopeArgs) -> anyhow::Result<ExitCod
             );
             return Ok(ExitCode::SUCCESS);
         }
-        if let Some(run) = crate::delivery::run::live_run(&store, &update).await? {
+        // On a store several processes share, a planned update is joined, not left.
+        let join = update.planned && store.many_senders().await;
+        if !join && let Some(run) = crate::delivery::run::live_run(&store, &update).await? {
             println!(
                 "Update {} of {} is being sent by process {} on `{}`; it continues now.",
                 update.seq, update.incident_id, run.pid, run.host

@@ -9,6 +9,11 @@
 //! Each channel runs on its own task, so a slow or dead channel never holds up another. For
 //! per-recipient webhooks, rate limits, `Retry-After` back-off and `410 Gone` apply per
 //! endpoint, so one slow customer never slows the rest.
+//!
+//! On a store several processes share, each claims its own rows; when it finds nothing due it
+//! recovers the rows of a process whose lease ran out; and a channel with a channel-wide rate
+//! limit is sent only by the process that owns it (`Store::own_channel`), so the limit holds
+//! across all of them.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -41,6 +46,9 @@ const GROUP: usize = 512;
 /// How often, at most, a process sending alongside others looks for the rows of one that
 /// died (when it finds nothing due).
 const RECOVER_EVERY: Duration = Duration::from_millis(500);
+/// How often a process sending a channel one process at a time checks that it still owns it,
+/// or, waiting, whether it can take it.
+const OWNER_CHECK: Duration = Duration::from_secs(1);
 
 /// What the journal task of a channel writes.
 enum Write {
@@ -239,8 +247,13 @@ pub async fn run<S: Store + 'static, T: Transport>(
     });
     let watcher = tokio::spawn(watch_stopping(lane.clone()));
     let shared = lane.blast.store.many_senders().await;
+    // A channel-wide rate limit holds across processes by having one sender at a time.
+    let one_sender = shared && matches!(lane.limiter, Limiter::Channel(_));
     let mut in_doubt = in_doubt;
-    let claimed = claim_loop(&lane, &window, shared.then_some(&mut in_doubt)).await;
+    let claimed = claim_loop(&lane, &window, shared.then_some(&mut in_doubt), one_sender).await;
+    if one_sender {
+        lane.blast.store.release_channel(&lane.channel).await?;
+    }
     let _all_recorded = window.acquire_many(WINDOW).await;
     // Every outcome is written, so no send waits for the journal task any more.
     writer.abort();
@@ -255,13 +268,17 @@ pub async fn run<S: Store + 'static, T: Transport>(
 /// `recovered`: on a store several processes share, where the keys of rows found in doubt
 /// go when a process sending alongside this one dies (its rows are recovered once its lease
 /// has run out, whenever this one finds nothing due).
+/// `one_sender`: the channel is sent by one process at a time (its rate limit is
+/// channel-wide and the store shared): rows are claimed only while this process owns it.
 async fn claim_loop<S: Store + 'static, T: Transport>(
     lane: &Arc<Lane<S, T>>,
     window: &Arc<Semaphore>,
     mut recovered: Option<&mut Vec<String>>,
+    one_sender: bool,
 ) -> store::Result<()> {
     let update = lane.blast.update.id;
     let mut recovered_at = tokio::time::Instant::now();
+    let mut owned_at: Option<tokio::time::Instant> = None;
     loop {
         if lane.blast.stop.load(Ordering::Relaxed) || lane.broken.is_set() {
             return Ok(());
@@ -269,6 +286,25 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
         if lane.blast.halted.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
+        }
+        if one_sender && owned_at.is_none_or(|at| at.elapsed() >= OWNER_CHECK) {
+            let store = &lane.blast.store;
+            if store
+                .own_channel(&lane.channel, jiff::Timestamp::now())
+                .await?
+            {
+                owned_at = Some(tokio::time::Instant::now());
+            } else {
+                owned_at = None;
+                let in_flight = WINDOW as usize - window.available_permits();
+                if in_flight == 0 && !lane.blast.wait_retries {
+                    // Another process sends this channel; what is left is its (or, if it
+                    // dies, the next pass's).
+                    return Ok(());
+                }
+                tokio::time::sleep(OWNER_CHECK).await;
+                continue;
+            }
         }
         window
             .acquire_many(CLAIM)
@@ -652,4 +688,18 @@ fn prepare<S, T: Transport>(
     lane.transport
         .prepare(&job)
         .map_err(|e| e.diagnostic(&kind.name, &lane.channel).message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_five_lets_five_messages_go_at_once_and_no_more() {
+        for burst in [1, 5, 20] {
+            let limiter = governor::RateLimiter::direct(quota(Some(50.0), burst).unwrap());
+            let at_once = (0..100).take_while(|_| limiter.check().is_ok()).count();
+            assert_eq!(at_once, burst as usize);
+        }
+    }
 }

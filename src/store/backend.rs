@@ -114,6 +114,8 @@ delegate! {
     ) -> Result<std::result::Result<(), Run>>;
     fn current_run(&self, update: i64) -> Result<Option<Run>>;
     fn many_senders(&self) -> bool;
+    fn own_channel(&self, channel: &str, now: jiff::Timestamp) -> Result<bool>;
+    fn release_channel(&self, channel: &str) -> Result<()>;
     fn enqueue(&self, update: i64) -> Result<()>;
     fn queued_due(&self, now: jiff::Timestamp) -> Result<Vec<i64>>;
     fn heartbeat(&self, update: i64, pid: u32, host: &str, now: jiff::Timestamp) -> Result<()>;

@@ -123,6 +123,14 @@ macro_rules! store_by_concern {
                 claims::MANY_SENDERS
             }
 
+            async fn own_channel(&self, channel: &str, now: jiff::Timestamp) -> Result<bool> {
+                claims::own_channel(self, channel, now).await
+            }
+
+            async fn release_channel(&self, channel: &str) -> Result<()> {
+                claims::release_channel(self, channel).await
+            }
+
             async fn enqueue(&self, update: i64) -> Result<()> {
                 control::enqueue(self, update).await
             }

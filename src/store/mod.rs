@@ -520,6 +520,18 @@ pub trait Store: Send + Sync {
     /// a lease (PostgreSQL); otherwise one process sends an update (SQLite), and
     /// [`Store::start_run`] refuses a second.
     fn many_senders(&self) -> impl Future<Output = bool> + Send;
+    /// Take (or keep) `channel` for this process: on a shared store a channel with a rate
+    /// limit is sent by one process at a time, so that its limit holds across all of them.
+    /// `true` when this process has it now (always, where one process sends an update); it
+    /// stays this process's while its heartbeat renews it, until [`Store::release_channel`],
+    /// or for [`LEASE_MS`] after its last renewal.
+    fn own_channel(
+        &self,
+        channel: &str,
+        now: jiff::Timestamp,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// This process no longer sends `channel`: another may take it at once.
+    fn release_channel(&self, channel: &str) -> impl Future<Output = Result<()>> + Send;
     /// Leave `update` to the workers (`crier blast --enqueue-only`): every `crier worker` on
     /// this journal sends it.
     fn enqueue(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
@@ -544,7 +556,8 @@ pub trait Store: Send + Sync {
     fn current_run(&self, update: i64) -> impl Future<Output = Result<Option<Run>>> + Send;
     /// The run of process `pid` on `host` on `update` is alive at `now` (another process's
     /// run, the same pid on another host included, is left alone); on a shared store, the
-    /// lease of every row of `update` this store's process holds is renewed from `now`.
+    /// lease of every row of `update` and of every channel this store's process holds is
+    /// renewed from `now`.
     fn heartbeat(
         &self,
         update: i64,

@@ -18,3 +18,11 @@ ALTER TABLE runs ADD PRIMARY KEY (update_id, pid, host);
 -- An update left to the workers (`crier blast --enqueue-only`).
 ALTER TABLE updates ADD COLUMN queued BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX updates_queued ON updates (id) WHERE queued;
+
+-- A channel with a rate limit is sent by one process at a time, so its `per_second` and
+-- `burst` hold across every worker: the owner holds it under a lease its heartbeat renews.
+CREATE TABLE channel_owners (
+    channel     TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    lease_until BIGINT NOT NULL
+);

@@ -47,6 +47,8 @@ pub struct Received {
     pub raw: Vec<u8>,
     /// The `Message-ID` header, angle brackets included.
     pub message_id: Option<String>,
+    /// When the server accepted it.
+    pub at: std::time::Instant,
 }
 
 /// An attempt the server refused because it was scripted to.
@@ -302,6 +304,7 @@ impl Handler for Connection {
                     to: tx.to.clone(),
                     raw,
                     message_id,
+                    at: std::time::Instant::now(),
                 });
                 let n = state.received.len();
                 if state.disconnect_at.contains(&n) {

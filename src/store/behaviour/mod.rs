@@ -361,6 +361,7 @@ mod postgres {
             a_heartbeat_renews_the_lease_of_the_rows_its_process_holds,
             every_process_may_send_a_planned_update,
             a_queued_update_whose_sender_died_is_due_once_its_lease_runs_out,
+            a_rate_limited_channel_is_one_processs_at_a_time,
         ],
     );
 }

@@ -163,3 +163,29 @@ pub(super) async fn a_queued_update_whose_sender_died_is_due_once_its_lease_runs
     );
     assert_eq!(b.queued_due(past_lease(0)).await.unwrap(), [update.id]);
 }
+
+pub(super) async fn a_rate_limited_channel_is_one_processs_at_a_time(db: impl Db) {
+    let (a, b) = (db.open().await, db.open().await);
+    let update = planned(&a, 1).await;
+    assert!(a.own_channel("mail", at(1)).await.unwrap());
+    assert!(!b.own_channel("mail", at(2)).await.unwrap(), "`a` has it");
+    assert!(a.own_channel("mail", at(3)).await.unwrap(), "and keeps it");
+    assert!(
+        b.own_channel("hooks", at(3)).await.unwrap(),
+        "another channel is free"
+    );
+
+    // `a`'s heartbeat at at(9) keeps it past its first lease; once it stops, `b` takes it.
+    a.heartbeat(update.id, 1, "h", at(9)).await.unwrap();
+    assert!(!b.own_channel("mail", past_lease(1)).await.unwrap());
+    let renewed_end = at(9) + jiff::SignedDuration::from_millis(LEASE_MS);
+    assert!(b.own_channel("mail", renewed_end).await.unwrap());
+    assert!(
+        !a.own_channel("mail", renewed_end).await.unwrap(),
+        "`a` lost it"
+    );
+
+    // Let go of, it is free at once.
+    b.release_channel("mail").await.unwrap();
+    assert!(a.own_channel("mail", renewed_end).await.unwrap());
+}

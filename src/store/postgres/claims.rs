@@ -72,3 +72,35 @@ pub(super) async fn queued_due(store: &PostgresStore, now: jiff::Timestamp) -> R
     .fetch_all(&store.pool)
     .await?)
 }
+
+/// Take `channel` if nobody has it or its owner's lease ran out; keep it if this process has
+/// it. One statement, so two processes taking it at once cannot both get it.
+pub(super) async fn own_channel(
+    store: &PostgresStore,
+    channel: &str,
+    now: jiff::Timestamp,
+) -> Result<bool> {
+    let now = millis(now);
+    let owner: Option<String> = sqlx::query_scalar(
+        "INSERT INTO channel_owners (channel, holder, lease_until) VALUES ($1, $2, $3)
+         ON CONFLICT (channel) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+           WHERE channel_owners.holder = excluded.holder OR channel_owners.lease_until <= $4
+         RETURNING holder",
+    )
+    .bind(channel)
+    .bind(&store.holder)
+    .bind(now + LEASE_MS)
+    .bind(now)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(owner.is_some())
+}
+
+pub(super) async fn release_channel(store: &PostgresStore, channel: &str) -> Result<()> {
+    sqlx::query("DELETE FROM channel_owners WHERE channel = $1 AND holder = $2")
+        .bind(channel)
+        .bind(&store.holder)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}

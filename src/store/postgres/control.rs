@@ -66,8 +66,8 @@ pub(super) async fn current_run(store: &PostgresStore, update: i64) -> Result<Op
     row.as_ref().map(run_from).transpose()
 }
 
-/// The run's heartbeat, and the lease of every row of `update` this process holds, in one
-/// transaction.
+/// The run's heartbeat, and the lease of every row of `update` and every channel this process
+/// holds, in one transaction.
 pub(super) async fn heartbeat(
     store: &PostgresStore,
     update: i64,
@@ -94,6 +94,11 @@ pub(super) async fn heartbeat(
     .bind(&store.holder)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("UPDATE channel_owners SET lease_until = $1 WHERE holder = $2")
+        .bind(millis(now) + LEASE_MS)
+        .bind(&store.holder)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
