@@ -50,6 +50,10 @@ fn target(member: &Member) -> String {
 
 /// Plan `update` on `channels` for the audience streamed by `reader`; resumes after a crash.
 /// `added(channel, rows)` is told of the rows each batch added, as they are committed.
+///
+/// The next batch is read from the audience while the last one is written: the journal's
+/// work (its indexes) and the reading overlap, one batch apart; batches are still written one
+/// after the other, in audience order.
 pub async fn plan<S: Store>(
     store: &S,
     update: &Update,
@@ -64,68 +68,135 @@ pub async fn plan<S: Store>(
         store,
         update,
         now: jiff::Timestamp::now(),
-        rows: PlanBatch {
-            planned_rows: update.planned_rows,
-            ..PlanBatch::default()
-        },
-        rows_of: Vec::new(),
         planned: Planned::default(),
         added: &mut added,
     };
-    let mut limit = FIRST_BATCH;
+    let mut audience = Reading {
+        items: reader,
+        update,
+        channels,
+        rows: Rows::at(update.planned_rows),
+        members: 0,
+        bad_rows: 0,
+        done: false,
+    };
     if update.planned_rows == 0 {
         let everyone = everyone();
         for channel in channels
             .iter()
             .filter(|c| c.config.addressing().for_everyone())
         {
-            w.rows.deliveries.push(row(update, channel, &everyone));
-            w.rows_of.push(0);
+            audience
+                .rows
+                .batch
+                .deliveries
+                .push(row(update, channel, &everyone));
+            audience.rows.rows_of.push(0);
         }
     }
-    for item in reader {
-        let row_number = match &item {
-            Ok(m) => m.row,
-            Err(b) => b.row,
-        };
-        if row_number.is_multiple_of(256) {
-            // Reading rows never waits: let the senders run (a task woken by this one waits
-            // for it to yield), also while skipping rows planned before a crash.
-            tokio::task::yield_now().await;
+    audience.read(FIRST_BATCH).await;
+    loop {
+        let rows = audience.rows.take();
+        if rows.batch.deliveries.is_empty() && rows.batch.bad_rows.is_empty() && audience.done {
+            // The audience position may still have moved (rows outside the segment).
+            w.write(rows).await?;
+            break;
         }
-        if row_number <= update.planned_rows {
-            continue;
-        }
-        match item {
-            Ok(member) => {
-                w.planned.members += 1;
-                for channel in channels
-                    .iter()
-                    .filter(|c| c.config.addressing().per_recipient() && c.config.reaches(&member))
-                {
-                    w.rows.deliveries.push(row(update, channel, &member));
-                    w.rows_of.push(member.row);
-                }
-            }
-            Err(bad) => {
-                w.planned.bad_rows += 1;
-                w.rows.bad_rows.push(store::BadRow {
-                    row: bad.row,
-                    recipient_id: bad.id,
-                    field: bad.field,
-                    reason: bad.reason,
-                });
-            }
-        }
-        w.rows.planned_rows = row_number;
-        if w.rows.deliveries.len() >= limit {
-            limit = BATCH;
-            w.flush().await?;
-        }
+        let (written, ()) = tokio::join!(w.write(rows), audience.read(BATCH));
+        written?;
     }
-    w.flush().await?;
+    w.planned.members = audience.members;
+    w.planned.bad_rows = audience.bad_rows;
     store.finish_plan(update.id).await?;
     Ok(w.planned)
+}
+
+/// Rows read from the audience, to write as one batch.
+#[derive(Default)]
+struct Rows {
+    batch: PlanBatch,
+    /// The audience row of each of `batch.deliveries`.
+    rows_of: Vec<u64>,
+}
+
+impl Rows {
+    /// Nothing read yet, the audience position at `planned_rows`.
+    fn at(planned_rows: u64) -> Rows {
+        Rows {
+            batch: PlanBatch {
+                planned_rows,
+                ..PlanBatch::default()
+            },
+            rows_of: Vec::new(),
+        }
+    }
+
+    /// These rows, leaving none, at the same audience position.
+    fn take(&mut self) -> Rows {
+        std::mem::replace(self, Rows::at(self.batch.planned_rows))
+    }
+}
+
+/// The audience, read in batches.
+struct Reading<'a> {
+    items: audience::Reader,
+    update: &'a Update,
+    channels: &'a [&'a Channel],
+    rows: Rows,
+    members: u64,
+    bad_rows: u64,
+    /// Every row of the audience is read.
+    done: bool,
+}
+
+impl Reading<'_> {
+    /// Read on until `limit` journal rows are waiting, or the audience ends.
+    async fn read(&mut self, limit: usize) {
+        let update = self.update;
+        while !self.done && self.rows.batch.deliveries.len() < limit {
+            let Some(item) = self.items.next() else {
+                self.done = true;
+                return;
+            };
+            let row_number = match &item {
+                Ok(m) => m.row,
+                Err(b) => b.row,
+            };
+            if row_number.is_multiple_of(256) {
+                // Reading rows never waits: let the senders (and the batch being written) run
+                // (a task woken by this one waits for it to yield), also while skipping rows
+                // planned before a crash.
+                tokio::task::yield_now().await;
+            }
+            if row_number <= update.planned_rows {
+                continue;
+            }
+            match item {
+                Ok(member) => {
+                    self.members += 1;
+                    for channel in self.channels.iter().filter(|c| {
+                        c.config.addressing().per_recipient() && c.config.reaches(&member)
+                    }) {
+                        self.rows
+                            .batch
+                            .deliveries
+                            .push(row(update, channel, &member));
+                        self.rows.rows_of.push(member.row);
+                    }
+                }
+                Err(bad) => {
+                    self.bad_rows += 1;
+                    self.rows.batch.bad_rows.push(store::BadRow {
+                        row: bad.row,
+                        recipient_id: bad.id,
+                        field: bad.field,
+                        reason: bad.reason,
+                    });
+                }
+            }
+            self.rows.batch.planned_rows = row_number;
+        }
+    }
 }
 
 fn row(update: &Update, channel: &Channel, member: &Member) -> NewDelivery {
@@ -152,24 +223,22 @@ fn everyone() -> Member {
     }
 }
 
-/// The rows being planned, written in batches.
+/// Writes the batches of one plan.
 struct Batch<'a, S, F> {
     store: &'a S,
     update: &'a Update,
     now: jiff::Timestamp,
-    rows: PlanBatch,
-    /// The audience row of each of `rows.deliveries`.
-    rows_of: Vec<u64>,
     planned: Planned,
     added: &'a mut F,
 }
 
 impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
-    /// Write the batch. A row whose key existed belongs to an id seen on an earlier audience
+    /// Write `rows`. A row whose key existed belongs to an id seen on an earlier audience
     /// row: it is planned once, and the later row is reported as a duplicate.
-    async fn flush(&mut self) -> store::Result<()> {
-        let (store, update, batch) = (self.store, self.update, &mut self.rows);
-        let skipped = store.plan(update.id, batch, self.now).await?;
+    async fn write(&mut self, rows: Rows) -> store::Result<()> {
+        let (store, update) = (self.store, self.update);
+        let Rows { mut batch, rows_of } = rows;
+        let skipped = store.plan(update.id, &batch, self.now).await?;
         self.planned.rows += (batch.deliveries.len() - skipped.len()) as u64;
         let mut per_channel: BTreeMap<&str, u64> = BTreeMap::new();
         let mut skip = skipped.iter().peekable();
@@ -186,20 +255,18 @@ impl<S: Store, F: FnMut(&str, u64)> Batch<'_, S, F> {
         let duplicates: Vec<store::BadRow> = skipped
             .iter()
             .map(|&i| store::BadRow {
-                row: self.rows_of[i],
+                row: rows_of[i],
                 recipient_id: Some(batch.deliveries[i].recipient_id.clone()),
                 field: "id".into(),
                 reason: "this id appears on an earlier row; the recipient is planned once".into(),
             })
             .collect();
         self.planned.duplicates += duplicates.len() as u64;
-        batch.deliveries.clear();
-        self.rows_of.clear();
-        batch.bad_rows = duplicates;
-        if !batch.bad_rows.is_empty() {
-            store.plan(update.id, batch, self.now).await?;
+        if !duplicates.is_empty() {
+            batch.deliveries.clear();
+            batch.bad_rows = duplicates;
+            store.plan(update.id, &batch, self.now).await?;
         }
-        batch.bad_rows.clear();
         Ok(())
     }
 }

@@ -100,27 +100,42 @@ async fn insert_deliveries(
     let recipients: Vec<&str> = deliveries.iter().map(|d| d.recipient_id.as_str()).collect();
     let keys: Vec<&str> = deliveries.iter().map(|d| d.key.as_str()).collect();
     let targets: Vec<&str> = deliveries.iter().map(|d| d.target.as_str()).collect();
-    let inserted: Vec<String> = sqlx::query_scalar(
+    let inserted = sqlx::query(
         "INSERT INTO deliveries (update_id, channel, recipient_id, key, target, state, next_attempt_at, updated_at)
          SELECT $1, channel, recipient_id, key, target, 'pending', $6, $6
          FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
            WITH ORDINALITY AS d (channel, recipient_id, key, target, n)
          ORDER BY n
-         ON CONFLICT (key) DO NOTHING RETURNING key",
+         ON CONFLICT (key) DO NOTHING",
     )
     .bind(update)
     .bind(channels)
     .bind(recipients)
-    .bind(keys)
+    .bind(&keys)
     .bind(targets)
     .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == deliveries.len() as u64 {
+        return Ok(Vec::new());
+    }
+    // Some keys existed (rare: an id repeated in the audience): those this transaction did
+    // not write.
+    let existed: HashSet<String> = sqlx::query_scalar(
+        "SELECT key FROM deliveries WHERE key = ANY($1) AND xmin <> pg_current_xact_id()::xid",
+    )
+    .bind(&keys)
     .fetch_all(&mut **tx)
-    .await?;
-    let mut fresh: HashSet<String> = inserted.into_iter().collect();
+    .await?
+    .into_iter()
+    .collect();
+    // A key repeated within the batch: its first row was written, the others not.
+    let mut seen = HashSet::new();
     Ok(deliveries
         .iter()
         .enumerate()
-        .filter(|(_, d)| !fresh.remove(&d.key))
+        .filter(|(_, d)| existed.contains(&d.key) || !seen.insert(d.key.as_str()))
         .map(|(i, _)| i)
         .collect())
 }
