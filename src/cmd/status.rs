@@ -32,9 +32,10 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode>
             .partition(|f| f.state == "retry");
         let (bad_total, bad_rows) = store.bad_rows(update.id, 50).await?;
         let halted = store.halted(&update.incident_id).await?;
+        let senders = crate::delivery::run::live_runs(&store, &update).await?;
         if args.json {
             let value = serde_json::json!({
-                "update": update, "halted": halted, "channels": counts,
+                "update": update, "halted": halted, "senders": senders, "channels": counts,
                 "failures": failures, "retrying": retrying,
                 "bad_rows": { "total": bad_total, "first": bad_rows },
             });
@@ -53,6 +54,13 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> anyhow::Result<ExitCode>
         println!("  {}", update.headline);
         if let Some(line) = promise_line(&store, &update, &project.config.time_zone).await? {
             println!("  {line}");
+        }
+        if !senders.is_empty() {
+            let who: Vec<String> = senders
+                .iter()
+                .map(|r| format!("process {} on `{}`", r.pid, r.host))
+                .collect();
+            println!("  Being sent now by {}", who.join(", "));
         }
         println!(
             "\n  {:<16} {:>7} {:>7} {:>9} {:>7} {:>7} {:>8}",

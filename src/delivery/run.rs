@@ -328,18 +328,28 @@ fn snapshot(
     }
 }
 
-/// The process sending `update` right now, other than this one (a process is its pid on its
-/// host: every containerised worker may be process 1): its heartbeat is fresh and, when it
-/// runs on this machine, it still exists.
+/// The process sending `update` right now, other than this one, if any: see [`live_runs`].
 pub async fn live_run(store: &Backend, update: &Update) -> crate::store::Result<Option<Run>> {
-    let Some(run) = store.current_run(update.id).await? else {
-        return Ok(None);
-    };
-    let age = jiff::Timestamp::now().as_millisecond() - run.heartbeat_at.as_millisecond();
-    let here = run.host == hostname();
-    let me = here && run.pid == std::process::id();
-    let gone = here && process_gone(run.pid);
-    Ok((age < STALE_MS && !gone && !me).then_some(run))
+    Ok(live_runs(store, update).await?.into_iter().next())
+}
+
+/// The processes sending `update` right now, other than this one, the latest heartbeat first
+/// (a process is its pid on its host: every containerised worker may be process 1): each one's
+/// heartbeat is fresh and, when it runs on this machine, it still exists.
+pub async fn live_runs(store: &Backend, update: &Update) -> crate::store::Result<Vec<Run>> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let this = hostname();
+    Ok(store
+        .runs(update.id)
+        .await?
+        .into_iter()
+        .filter(|run| {
+            let age = now - run.heartbeat_at.as_millisecond();
+            let here = run.host == this;
+            let me = here && run.pid == std::process::id();
+            age < STALE_MS && !me && !(here && process_gone(run.pid))
+        })
+        .collect())
 }
 
 /// Whether process `pid` on this machine has ended (a zombie counts as ended). Where that

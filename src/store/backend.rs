@@ -112,7 +112,7 @@ delegate! {
         me: &Run,
         stale_after_ms: i64,
     ) -> Result<std::result::Result<(), Run>>;
-    fn current_run(&self, update: i64) -> Result<Option<Run>>;
+    fn runs(&self, update: i64) -> Result<Vec<Run>>;
     fn many_senders(&self) -> bool;
     fn own_channel(&self, channel: &str, now: jiff::Timestamp) -> Result<bool>;
     fn release_channel(&self, channel: &str) -> Result<()>;

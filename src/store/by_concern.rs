@@ -115,8 +115,8 @@ macro_rules! store_by_concern {
                 control::start_run(self, update, me, stale_after_ms).await
             }
 
-            async fn current_run(&self, update: i64) -> Result<Option<Run>> {
-                control::current_run(self, update).await
+            async fn runs(&self, update: i64) -> Result<Vec<Run>> {
+                control::runs(self, update).await
             }
 
             async fn many_senders(&self) -> bool {

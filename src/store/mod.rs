@@ -551,9 +551,9 @@ pub trait Store: Send + Sync {
         me: &Run,
         stale_after_ms: i64,
     ) -> impl Future<Output = Result<std::result::Result<(), Run>>> + Send;
-    /// The process recorded as sending `update`, if any (alive or not); on a shared store,
-    /// the one whose heartbeat is the latest.
-    fn current_run(&self, update: i64) -> impl Future<Output = Result<Option<Run>>> + Send;
+    /// The processes recorded as sending `update` (alive or not: one at most where one
+    /// process sends an update), the latest heartbeat first.
+    fn runs(&self, update: i64) -> impl Future<Output = Result<Vec<Run>>> + Send;
     /// The run of process `pid` on `host` on `update` is alive at `now` (another process's
     /// run, the same pid on another host included, is left alone); on a shared store, the
     /// lease of every row of `update` and of every channel this store's process holds is

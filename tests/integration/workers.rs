@@ -209,6 +209,13 @@ fn three_workers_share_a_blast_and_the_two_left_finish_a_killed_ones_share() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    let status = crate::crash::status_json(&p);
+    let senders = status["senders"].as_array().unwrap();
+    assert_eq!(
+        senders.len(),
+        3,
+        "`crier status` names every worker: {senders:?}"
+    );
     while smtp.received().len() + receiver.count() < total / 2 {
         assert!(
             start.elapsed() < Duration::from_secs(300),
@@ -345,9 +352,10 @@ fn a_rate_limit_holds_across_three_workers() {
     );
     // The sender keeps to `BURST + RATE × w` in any w seconds; the receiver sees the first
     // burst late, bunched with what was sent while its connections opened (tens of ms on
-    // loopback): at most 100 ms of it, here. Without one sender per limited channel, three
-    // workers would send 150 a second.
-    let bound = BURST + (RATE * 1.1) as usize;
+    // loopback), and, on a machine busy with other tests, what its threads were slow to take:
+    // at most 200 ms of it, here (55–57 on a quiet machine). Without one sender per limited
+    // channel, three workers would send 150 a second.
+    let bound = BURST + (RATE * 1.2) as usize;
     assert!(
         busiest <= bound,
         "{busiest} messages in one second (at most {bound})"

@@ -25,12 +25,12 @@ async fn start<S: Store>(store: &S, update: &Update, run: &Run) -> Result<(), Ru
 pub(super) async fn a_run_refuses_another_process_while_its_heartbeat_is_fresh(db: impl Db) {
     let store = db.open().await;
     let update = tell_one_update(&store, "hooks", at(0)).await;
-    assert_eq!(store.current_run(update.id).await.unwrap(), None);
+    assert_eq!(store.runs(update.id).await.unwrap().first().cloned(), None);
     let first = process(100, "worker-a", at(0));
     let started = start(&store, &update, &first).await;
     assert_eq!(started, Ok(()));
     assert_eq!(
-        store.current_run(update.id).await.unwrap(),
+        store.runs(update.id).await.unwrap().first().cloned(),
         Some(first.clone())
     );
 
@@ -41,7 +41,10 @@ pub(super) async fn a_run_refuses_another_process_while_its_heartbeat_is_fresh(d
         let started = start(&store, &update, &other).await;
         assert_eq!(started, Err(first.clone()), "{other:?}");
     }
-    assert_eq!(store.current_run(update.id).await.unwrap(), Some(first));
+    assert_eq!(
+        store.runs(update.id).await.unwrap().first().cloned(),
+        Some(first)
+    );
     // Another update is another run.
     let other = tell(&store, "INC-2", "f1", at(1)).await.update;
     let started = start(&store, &other, &process(200, "worker-a", at(1))).await;
@@ -57,7 +60,10 @@ pub(super) async fn a_run_whose_heartbeat_is_stale_is_taken_over(db: impl Db) {
     let next = process(200, "worker-b", at(30));
     let started = start(&store, &update, &next).await;
     assert_eq!(started, Ok(()));
-    assert_eq!(store.current_run(update.id).await.unwrap(), Some(next));
+    assert_eq!(
+        store.runs(update.id).await.unwrap().first().cloned(),
+        Some(next)
+    );
 }
 
 pub(super) async fn a_heartbeat_keeps_a_run_fresh(db: impl Db) {
@@ -84,7 +90,10 @@ pub(super) async fn a_heartbeat_keeps_a_run_fresh(db: impl Db) {
         .heartbeat(update.id, 100, "worker-b", at(70))
         .await
         .unwrap();
-    assert_eq!(store.current_run(update.id).await.unwrap(), Some(alive));
+    assert_eq!(
+        store.runs(update.id).await.unwrap().first().cloned(),
+        Some(alive)
+    );
     let next = process(200, "worker-b", at(55));
     let started = start(&store, &update, &next).await;
     assert_eq!(started, Ok(()));
@@ -98,9 +107,12 @@ pub(super) async fn an_ended_run_lets_the_next_one_start(db: impl Db) {
     // Only the process that runs it ends it: not another pid, nor its pid on another host.
     store.end_run(update.id, 200, "worker-b").await.unwrap();
     store.end_run(update.id, 100, "worker-b").await.unwrap();
-    assert_eq!(store.current_run(update.id).await.unwrap(), Some(first));
+    assert_eq!(
+        store.runs(update.id).await.unwrap().first().cloned(),
+        Some(first)
+    );
     store.end_run(update.id, 100, "worker-a").await.unwrap();
-    assert_eq!(store.current_run(update.id).await.unwrap(), None);
+    assert_eq!(store.runs(update.id).await.unwrap().first().cloned(), None);
     let next = process(200, "worker-b", at(1));
     let started = start(&store, &update, &next).await;
     assert_eq!(started, Ok(()));
@@ -114,7 +126,10 @@ pub(super) async fn the_same_process_may_start_its_run_again(db: impl Db) {
     let again = process(100, "worker-a", at(5));
     let started = start(&store, &update, &again).await;
     assert_eq!(started, Ok(()));
-    assert_eq!(store.current_run(update.id).await.unwrap(), Some(again));
+    assert_eq!(
+        store.runs(update.id).await.unwrap().first().cloned(),
+        Some(again)
+    );
 }
 
 pub(super) async fn halting_an_incident_stops_only_it(db: impl Db) {
@@ -221,5 +236,8 @@ pub(super) async fn a_run_of_the_same_pid_on_another_host_is_another_process(db:
         Err(first.clone()),
         "two processes would send the same update"
     );
-    assert_eq!(store.current_run(update.id).await.unwrap(), Some(first));
+    assert_eq!(
+        store.runs(update.id).await.unwrap().first().cloned(),
+        Some(first)
+    );
 }

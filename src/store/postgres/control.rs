@@ -55,15 +55,15 @@ pub(super) async fn start_run(
     Ok(Ok(()))
 }
 
-pub(super) async fn current_run(store: &PostgresStore, update: i64) -> Result<Option<Run>> {
-    let row = sqlx::query(
+pub(super) async fn runs(store: &PostgresStore, update: i64) -> Result<Vec<Run>> {
+    let rows = sqlx::query(
         "SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = $1
-         ORDER BY heartbeat_at DESC, pid, host LIMIT 1",
+         ORDER BY heartbeat_at DESC, pid, host",
     )
     .bind(update)
-    .fetch_optional(&store.pool)
+    .fetch_all(&store.pool)
     .await?;
-    row.as_ref().map(run_from).transpose()
+    rows.iter().map(run_from).collect()
 }
 
 /// The run's heartbeat, and the lease of every row of `update` and every channel this process

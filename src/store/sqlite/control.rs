@@ -47,13 +47,13 @@ pub(super) async fn start_run(
     Ok(Ok(()))
 }
 
-pub(super) async fn current_run(store: &SqliteStore, update: i64) -> Result<Option<Run>> {
-    let row =
+pub(super) async fn runs(store: &SqliteStore, update: i64) -> Result<Vec<Run>> {
+    let rows =
         sqlx::query("SELECT pid, host, started_at, heartbeat_at FROM runs WHERE update_id = ?")
             .bind(update)
-            .fetch_optional(&store.pool)
+            .fetch_all(&store.pool)
             .await?;
-    row.as_ref().map(run_from).transpose()
+    rows.iter().map(run_from).collect()
 }
 
 pub(super) async fn heartbeat(
