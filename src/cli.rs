@@ -83,7 +83,7 @@ pub enum Command {
     /// Run continuously: send due schedules, finish retries of finished blasts, remind the
     /// people on duty of promised updates. Stops cleanly on SIGTERM or Ctrl-C.
     #[command(
-        after_help = "Example:\n  crier worker\n\nA systemd unit and a cron line are in the README."
+        after_help = "Examples:\n  crier worker\n  crier worker --metrics 127.0.0.1:9101\n\nA systemd unit and a cron line are in the README."
     )]
     Worker(WorkerArgs),
 
@@ -252,7 +252,12 @@ pub struct CancelArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct WorkerArgs {}
+pub struct WorkerArgs {
+    /// Also serve `/metrics` (the journal's counts and this worker's own attempts) and
+    /// `/healthz` on this address, for Prometheus to scrape each worker.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+}
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

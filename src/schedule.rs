@@ -89,28 +89,10 @@ impl Due {
                 Started::Nothing => {}
             }
         }
-        for id in self.store.retries_due(now).await? {
-            let Some(update) = self.store.update(id).await? else {
-                continue;
-            };
-            if self.store.halted(&update.incident_id).await? {
-                continue;
-            }
-            if self.send(update, Sending::Retries, now).await? {
-                pass.retries.push(id);
-            }
-        }
-        for id in self.store.queued_due(now).await? {
-            let Some(update) = self.store.update(id).await? else {
-                continue;
-            };
-            if self.store.halted(&update.incident_id).await? {
-                continue;
-            }
-            if self.send(update, Sending::Queued, now).await? {
-                pass.queued.push(id);
-            }
-        }
+        let retries = self.store.retries_due(now).await?;
+        pass.retries = self.send_each(retries, Sending::Retries, now).await?;
+        let queued = self.store.queued_due(now).await?;
+        pass.queued = self.send_each(queued, Sending::Queued, now).await?;
         for s in self.store.failed_schedules(nudge::MAX_ATTEMPTS).await? {
             let Some(incident) = self.store.incident(&s.incident_id).await? else {
                 continue;
@@ -260,6 +242,28 @@ impl Due {
         Ok(started(
             self.send(told.update, Sending::Schedule(s.id), now).await?,
         ))
+    }
+
+    /// Send each of `updates` that is not halted (see [`Due::send`]): those it started.
+    async fn send_each(
+        &mut self,
+        updates: Vec<i64>,
+        why: Sending,
+        now: jiff::Timestamp,
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut started = Vec::new();
+        for id in updates {
+            let Some(update) = self.store.update(id).await? else {
+                continue;
+            };
+            if self.store.halted(&update.incident_id).await? {
+                continue;
+            }
+            if self.send(update, why, now).await? {
+                started.push(id);
+            }
+        }
+        Ok(started)
     }
 
     /// Send `update` on a task of its own, unless this process sends it already, or another

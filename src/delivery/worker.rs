@@ -35,8 +35,28 @@ use crate::template::{Engine, Incident, Inputs, Recipient};
 /// Sends in this process that had to wait for a rate limit (for `/metrics`).
 pub static LIMITER_WAITS: AtomicU64 = AtomicU64::new(0);
 
+/// How the attempts this process made ended (for `/metrics`: each worker's own share).
+#[derive(Debug)]
+pub struct Attempts {
+    pub sent: AtomicU64,
+    pub retry: AtomicU64,
+    pub failed: AtomicU64,
+    pub in_doubt: AtomicU64,
+}
+
+/// The attempts of this process.
+pub static ATTEMPTS: Attempts = Attempts {
+    sent: AtomicU64::new(0),
+    retry: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+    in_doubt: AtomicU64::new(0),
+};
+
 /// Rows claimed but not yet recorded, per channel.
 const WINDOW: u32 = 4_096;
+/// The same where processes share an update: what one holds, the others cannot send, so a
+/// worker holds a fraction of a second of its sending, not more.
+const SHARED_WINDOW: u32 = 1_024;
 /// Sends in flight to one endpoint of a per-recipient channel, at most.
 const PER_ENDPOINT: usize = 4;
 /// Rows claimed at a time.
@@ -199,6 +219,8 @@ struct Lane<S, T> {
     stopped: watch::Sender<bool>,
     /// The template context of this update, built once; each message adds its recipient.
     context: Result<tera::Context, String>,
+    /// Rows claimed and not recorded at most ([`WINDOW`], or [`SHARED_WINDOW`]).
+    window_size: u32,
 }
 
 /// Send every due row of `channel` until none is left (or the blast stops); retries are
@@ -221,8 +243,10 @@ pub async fn run<S: Store + 'static, T: Transport>(
         .in_doubt
         .fetch_add(in_doubt.len() as u64, Ordering::Relaxed);
     let broken = Arc::new(Broken::default());
-    let window = Arc::new(Semaphore::new(WINDOW as usize));
-    let (journal_tx, rx) = mpsc::channel::<Write>(WINDOW as usize);
+    let shared = blast.store.many_senders().await;
+    let window_size = if shared { SHARED_WINDOW } else { WINDOW };
+    let window = Arc::new(Semaphore::new(window_size as usize));
+    let (journal_tx, rx) = mpsc::channel::<Write>(window_size as usize);
     let writer = tokio::spawn(journal(
         blast.store.clone(),
         rx,
@@ -244,9 +268,9 @@ pub async fn run<S: Store + 'static, T: Transport>(
         journal: journal_tx,
         broken: broken.clone(),
         stopped: watch::Sender::new(false),
+        window_size,
     });
     let watcher = tokio::spawn(watch_stopping(lane.clone()));
-    let shared = lane.blast.store.many_senders().await;
     // A channel-wide rate limit holds across processes by having one sender at a time.
     let one_sender = shared && matches!(lane.limiter, Limiter::Channel(_));
     let mut in_doubt = in_doubt;
@@ -254,7 +278,7 @@ pub async fn run<S: Store + 'static, T: Transport>(
     if one_sender {
         lane.blast.store.release_channel(&lane.channel).await?;
     }
-    let _all_recorded = window.acquire_many(WINDOW).await;
+    let _all_recorded = window.acquire_many(window_size).await;
     // Every outcome is written, so no send waits for the journal task any more.
     writer.abort();
     watcher.abort();
@@ -296,7 +320,7 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
                 owned_at = Some(tokio::time::Instant::now());
             } else {
                 owned_at = None;
-                let in_flight = WINDOW as usize - window.available_permits();
+                let in_flight = lane.window_size as usize - window.available_permits();
                 if in_flight == 0 && !lane.blast.wait_retries {
                     // Another process sends this channel; what is left is its (or, if it
                     // dies, the next pass's).
@@ -318,7 +342,7 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
             .await?;
         window.add_permits(CLAIM as usize - batch.len());
         if batch.is_empty() {
-            let in_flight = WINDOW as usize - window.available_permits();
+            let in_flight = lane.window_size as usize - window.available_permits();
             if in_flight > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
@@ -472,14 +496,15 @@ impl<S: Store + 'static, T: Transport> Lane<S, T> {
     /// Update the live counts; `retried`: this row was waiting to retry (so it leaves that count
     /// unless it has to wait again).
     fn count(&self, outcome: &Outcome, retried: bool) {
-        let counter = match outcome {
-            Outcome::Sent { .. } => &self.stats.sent,
-            Outcome::Retry { .. } => &self.stats.retrying,
-            Outcome::Failed { .. } => &self.stats.failed,
-            Outcome::InDoubt { .. } => &self.stats.in_doubt,
+        let (counter, total) = match outcome {
+            Outcome::Sent { .. } => (&self.stats.sent, &ATTEMPTS.sent),
+            Outcome::Retry { .. } => (&self.stats.retrying, &ATTEMPTS.retry),
+            Outcome::Failed { .. } => (&self.stats.failed, &ATTEMPTS.failed),
+            Outcome::InDoubt { .. } => (&self.stats.in_doubt, &ATTEMPTS.in_doubt),
             Outcome::Released { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(1, Ordering::Relaxed);
         if retried {
             let _ = self
                 .stats

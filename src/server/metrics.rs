@@ -36,10 +36,25 @@ pub async fn render<S: Store>(store: &S, now: jiff::Timestamp) -> anyhow::Result
     out.push_str(&lines);
     let _ = writeln!(
         out,
-        "# HELP crier_limiter_waits_total Sends by this server (the trigger API's blasts) that waited for a channel's rate limit.\n\
+        "# HELP crier_limiter_waits_total Sends by this process (a worker's, or the trigger API's blasts) that waited for a channel's rate limit.\n\
          # TYPE crier_limiter_waits_total counter\ncrier_limiter_waits_total {}",
         crate::delivery::worker::LIMITER_WAITS.load(std::sync::atomic::Ordering::Relaxed)
     );
+    let _ = writeln!(
+        out,
+        "# HELP crier_attempts_total Attempts this process made, by how they ended: with several workers, each one's own share.\n\
+         # TYPE crier_attempts_total counter"
+    );
+    let attempts = &crate::delivery::worker::ATTEMPTS;
+    for (outcome, n) in [
+        ("sent", &attempts.sent),
+        ("retry", &attempts.retry),
+        ("failed", &attempts.failed),
+        ("in_doubt", &attempts.in_doubt),
+    ] {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(out, "crier_attempts_total{{outcome=\"{outcome}\"}} {n}");
+    }
     let mut gauge = |name: &str, help: &str, value: String| {
         let _ = writeln!(
             out,

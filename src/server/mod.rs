@@ -115,6 +115,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `crier worker --metrics`: `/metrics` (the journal's, and this worker's own attempts) and
+/// `/healthz`, nothing else, on `listener` until `stop` completes.
+pub async fn serve_metrics(
+    store: Arc<Backend>,
+    listener: tokio::net::TcpListener,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(worker_metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(store);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+}
+
+async fn worker_metrics(State(store): State<Arc<Backend>>) -> Response {
+    metrics_response(store.as_ref()).await
+}
+
 /// Serve `app(state)` on `listener` until `stop` completes; in-flight requests finish. The
 /// snapshot is refreshed every [`REFRESH`]; a failed refresh keeps the last one and is
 /// reported through `warn`.
@@ -381,7 +401,11 @@ async fn maintenance(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    match metrics::render(state.inner.store.as_ref(), jiff::Timestamp::now()).await {
+    metrics_response(state.inner.store.as_ref()).await
+}
+
+async fn metrics_response(store: &Backend) -> Response {
+    match metrics::render(store, jiff::Timestamp::now()).await {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

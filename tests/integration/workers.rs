@@ -80,6 +80,16 @@ impl Journal {
         })
     }
 
+    /// The pids of the processes sending, in order.
+    fn run_pids(&self) -> Vec<i64> {
+        self.query(async |c| {
+            sqlx::query_scalar("SELECT pid FROM runs ORDER BY pid")
+                .fetch_all(c)
+                .await
+                .unwrap()
+        })
+    }
+
     fn runs(&self) -> i64 {
         self.query(async |c| {
             sqlx::query_scalar("SELECT COUNT(*) FROM runs")
@@ -209,13 +219,23 @@ fn three_workers_share_a_blast_and_the_two_left_finish_a_killed_ones_share() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = crate::crash::status_json(&p);
-    let senders = status["senders"].as_array().unwrap();
-    assert_eq!(
-        senders.len(),
-        3,
-        "`crier status` names every worker: {senders:?}"
-    );
+    // `crier status` names the workers sending it (those the journal has at that moment:
+    // a worker that finds nothing left to claim leaves, and comes back at its next pass).
+    loop {
+        let before = journal.run_pids();
+        let status = crate::crash::status_json(&p);
+        if journal.run_pids() == before {
+            let mut named: Vec<i64> = status["senders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["pid"].as_i64().unwrap())
+                .collect();
+            named.sort();
+            assert_eq!(named, before, "{status}");
+            break;
+        }
+    }
     while smtp.received().len() + receiver.count() < total / 2 {
         assert!(
             start.elapsed() < Duration::from_secs(300),
@@ -307,8 +327,14 @@ fn a_rate_limit_holds_across_three_workers() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let dir = scratch(&p);
-    let workers: Vec<Running> = (0..3)
-        .map(|i| spawn(crier(p.root(), &["worker"]), &dir, &format!("worker{i}")))
+    let ports: Vec<String> = (0..3).map(|_| free_address()).collect();
+    let workers: Vec<Running> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            let worker = crier(p.root(), &["worker", "--metrics", addr]);
+            spawn(worker, &dir, &format!("worker{i}"))
+        })
         .collect();
     let start = Instant::now();
     while !journal.all_sent(N as i64) {
@@ -319,17 +345,24 @@ fn a_rate_limit_holds_across_three_workers() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // All three ran (polling every 200 ms) the whole time: without one sender per limited
-    // channel, each would have sent at the full rate.
-    for mut w in workers {
-        assert!(w.child.try_wait().unwrap().is_none(), "a worker stopped");
+    // One worker sent them all; the other two, running (and polling every 200 ms) the whole
+    // time, sent none: without one sender per limited channel each would have sent at the
+    // full rate.
+    let mut shares: Vec<u64> = ports.iter().map(|addr| sent_by(addr)).collect();
+    shares.sort();
+    assert_eq!(shares, [0, 0, N as u64], "messages each worker sent");
+    for w in workers {
         w.kill();
     }
 
     let mut at: Vec<Instant> = smtp.received().iter().map(|m| m.at).collect();
     assert_eq!(at.len(), N, "each recipient once");
     at.sort();
-    // The busiest second, wherever it starts.
+    // The busiest second at the receiver, wherever it starts: the sender keeps to `BURST +
+    // RATE × w` in any w seconds; the receiver sees the first burst late, bunched with what
+    // was sent while its connections opened (55–58 on a quiet machine). It is printed, not
+    // asserted: with the rest of the suite running on two cores, this process's receiver
+    // threads wait for the CPU and their timestamps bunch by hundreds of milliseconds.
     let busiest = (0..N)
         .map(|i| {
             at[i..]
@@ -339,29 +372,81 @@ fn a_rate_limit_holds_across_three_workers() {
         })
         .max()
         .unwrap();
-    let gaps: Vec<u128> = at
-        .windows(2)
-        .take(80)
-        .map(|w| w[1].duration_since(w[0]).as_millis())
-        .collect();
-    eprintln!("gaps (ms): {gaps:?}");
     let took = at[N - 1].duration_since(at[0]).as_secs_f64();
     let ideal = (N - BURST) as f64 / RATE;
     eprintln!(
         "busiest second: {busiest} messages; {took:.2} s from the first to the last (ideal {ideal:.2} s)"
     );
-    // The sender keeps to `BURST + RATE × w` in any w seconds; the receiver sees the first
-    // burst late, bunched with what was sent while its connections opened (tens of ms on
-    // loopback), and, on a machine busy with other tests, what its threads were slow to take:
-    // at most 200 ms of it, here (55–57 on a quiet machine). Without one sender per limited
-    // channel, three workers would send 150 a second.
-    let bound = BURST + (RATE * 1.2) as usize;
-    assert!(
-        busiest <= bound,
-        "{busiest} messages in one second (at most {bound})"
+    // Three senders at the full rate would take a third of the ideal; a busy machine can
+    // only make it slower.
+    assert!(took >= ideal * 0.9, "took {took:.2} s, ideal {ideal:.2} s");
+}
+
+/// A free address on 127.0.0.1.
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// The messages the worker serving `/metrics` on `addr` sent itself.
+fn sent_by(addr: &str) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let text = rt.block_on(async {
+        let client = crate::support::http_client(Duration::from_secs(5));
+        let r = client.get(format!("http://{addr}/metrics")).send().await;
+        r.unwrap().text().await.unwrap()
+    });
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("crier_attempts_total{outcome=\"sent\"}"))
+        .unwrap_or_else(|| panic!("no attempts in the metrics of {addr}:\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// `crier worker --metrics ADDR`: each worker serves `/metrics`, with its own attempts beside
+/// the journal's counts (on the embedded SQLite journal, with the `file` channel of
+/// `crier init`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_its_own_metrics() {
+    let p = crate::support::Project::init();
+    let mut blast = crate::support::OUTAGE.to_vec();
+    blast.extend(["--yes", "--enqueue-only"]);
+    let out = p.crier(&blast);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listen = free_address();
+    let worker = spawn(
+        crier(p.root(), &["worker", "--metrics", &listen]),
+        &scratch(&p),
+        "worker",
     );
+    let client = crate::support::http_client(Duration::from_secs(5));
+    let url = format!("http://{listen}/metrics");
+    let start = Instant::now();
+    let mut text = String::new();
+    // Its own attempts, and the journal's counts once the outcomes are written.
+    let done = |text: &str| {
+        text.contains("crier_attempts_total{outcome=\"sent\"} 6")
+            && text.contains("crier_messages{channel=\"file\",state=\"sent\"} 6")
+    };
+    while !done(&text) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never reported its 6 messages:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Ok(r) = client.get(&url).send().await {
+            text = r.text().await.unwrap_or_default();
+        }
+    }
+    let health = client.get(format!("http://{listen}/healthz")).send().await;
+    assert_eq!(health.unwrap().status(), 200);
+    worker.kill();
+
+    let out = p.crier(&["run-due", "--metrics", &listen]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        (took - ideal).abs() <= ideal * 0.1,
-        "took {took:.2} s, ideal {ideal:.2} s"
+        stderr(&out).contains("use it with `crier worker`"),
+        "{}",
+        stderr(&out)
     );
 }
