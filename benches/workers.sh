@@ -73,8 +73,18 @@ ticks() { # sum of user + system ticks of the given pids (those still alive)
 }
 # PostgreSQL's backends come and go with the connections, so `postgres` processes are sampled
 # every 0.5 s ("pid ticks" lines) while a run lasts; each counts from its first sample (a
-# process that was not there at the start counts from zero) to its last.
-pg_sample() { pgrep -x postgres | sed 's|.*|/proc/&/stat|' | xargs -r awk '{print $1, $14 + $15}' 2>/dev/null || true; }
+# process that was not there at the start counts from zero) to its last. Counted: the server's
+# own processes (WAL writer, checkpointer, …) and the backends connected to database $DB, not
+# the backends of other databases (other users of the server).
+pg_sample() {
+  local p title stat
+  for p in $(pgrep -x postgres); do
+    { read -r -d '' title < "/proc/$p/cmdline"; read -r stat < "/proc/$p/stat"; } 2>/dev/null || continue
+    case $title in *" $DB "*) ;; *"("*")"*|*"[local]"*) continue ;; esac
+    stat=(${stat#*) })
+    echo "$p $((stat[11] + stat[12]))"
+  done
+}
 PG_WATCH=
 pg_watch_quiet() { pg_watch_stop > /dev/null; }
 pg_watch_start() {
@@ -260,13 +270,13 @@ stat() { # $1 = label, $2 = field (2..); prints "median min max" over the runs
       print m, v[1], v[n] }' "$RESULTS"
 }
 med() { stat "$1" "$2" | awk '{ if ($1 == "-") printf "—"; else printf ($1 ~ /\./ ? "%.1f" : "%s"), $1 }'; }
-fmt() { awk -v x="$1" 'BEGIN { printf (x == int(x) ? "%d" : "%.0f"), x }'; }
+fmt() { awk -v x="$1" 'BEGIN { if (x == "-") printf "—"; else printf "%.0f", x }'; }
 row() { # $1 = label, $2 = what, $3 = journal, $4 = workers
   local m lo hi
   read -r m lo hi <<<"$(stat "$1" 2)"
   printf '| %s | %s | %s | %s | %s–%s | %s | %s | %s / %s / %s | %s | %s |\n' "$2" "$3" "$4" \
     "$(fmt "$m")" "$(fmt "$lo")" "$(fmt "$hi")" "$(fmt "$(stat "$1" 3 | cut -d' ' -f1)")" "$(med "$1" 4)" \
-    "$(med "$1" 5)" "$(med "$1" 6)" "$(med "$1" 7)" "$(med "$1" 8 | sed 's/[0-9]$/&%/')" "$(med "$1" 9)"
+    "$(med "$1" 5)" "$(med "$1" 6)" "$(med "$1" 7)" "$(fmt "$(stat "$1" 8 | cut -d' ' -f1)")%" "$(fmt "$(stat "$1" 9 | cut -d' ' -f1)")"
 }
 printf '\n| run | journal | workers | rate (msg/s; plan: rows/s), median of %s | range | rate over the wall time | wall time (s) | CPU s: crier / PostgreSQL / servers | machine busy (%% of one core, %s cores) | peak memory per crier process (MB) |\n' "$RUNS" "$(nproc)"
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
