@@ -269,7 +269,7 @@ stat() { # $1 = label, $2 = field (2..); prints "median min max" over the runs
       m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
       print m, v[1], v[n] }' "$RESULTS"
 }
-med() { stat "$1" "$2" | awk '{ if ($1 == "-") printf "—"; else printf ($1 ~ /\./ ? "%.1f" : "%s"), $1 }'; }
+med() { stat "$1" "$2" | awk '{ if ($1 == "-") printf "—"; else printf "%.1f", $1 }'; }
 fmt() { awk -v x="$1" 'BEGIN { if (x == "-") printf "—"; else printf "%.0f", x }'; }
 row() { # $1 = label, $2 = what, $3 = journal, $4 = workers
   local m lo hi
