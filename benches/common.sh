@@ -27,6 +27,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM # so that the EXIT trap cleans up after a kill too
 
 # --- servers -------------------------------------------------------------------------------
 smtp-sink -u nobody 127.0.0.1:"$SMTP_PORT" 1024 &
