@@ -10,51 +10,15 @@
 # The webhook audience posts to HOSTS (default 32) customer hosts, 127.0.0.1 to 127.0.0.HOSTS,
 # all served by one nginx: per-recipient webhooks go to many customers, and crier keeps at most
 # 4 requests in flight per host. Prints one Markdown table; BENCHMARKS.md records a run.
+# The servers and the project setup are in benches/common.sh (shared with benches/workers.sh).
 # Not part of `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-100000}
 PLAN_N=${PLAN_N:-1000000}
-SMTP_PORT=${SMTP_PORT:-2525}
-HTTP_PORT=${HTTP_PORT:-8088}
 RUNS=${RUNS:-3}
-HOSTS=${HOSTS:-32}
-
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need smtp-sink || ! need smtp-source || ! need nginx || ! need wrk || [ ! -x /usr/bin/time ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq postfix nginx-light wrk time >/dev/null
-  # The packages start their own daemons; the benchmark runs its own on other ports.
-  (postfix stop; service nginx stop) >/dev/null 2>&1 || true
-fi
-
-cargo build --release --quiet
-CRIER=$PWD/target/release/crier
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-# --- servers -------------------------------------------------------------------------------
-smtp-sink -u nobody 127.0.0.1:"$SMTP_PORT" 1024 &
-PIDS+=($!)
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx;
-  server { $(for h in $(seq 1 "$HOSTS"); do printf 'listen 127.0.0.%s:%s; ' "$h" "$HTTP_PORT"; done) location / { return 204; } }
-}
-EOF
-nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-sleep 1
+. benches/common.sh
 
 # --- ceilings with the standard tools --------------------------------------------------------
 ceiling_smtp() {
@@ -71,23 +35,6 @@ wrk.body = string.rep("x", 1024)
 wrk.headers["Content-Type"] = "application/json"
 EOF
   wrk -t2 -c64 -d10s -s "$WORK/post.lua" "http://127.0.0.1:$HTTP_PORT/hook" | awk '/Requests\/sec/ {print $2}'
-}
-
-# --- a crier project -------------------------------------------------------------------------
-project() { # $1 = dir, $2 = rows, $3 = channel file content
-  "$CRIER" init "$1" >/dev/null
-  rm "$1/channels/file.toml"
-  # The customer hosts are on loopback: the network guard reaches them through the allow list.
-  printf '\n[network]\nallow_private = ["127.0.0.0/8"]\n' >> "$1/crier.toml"
-  printf '%s\n' "$3" > "$1/channels/bench.toml"
-  python3 - "$1/audience.csv" "$2" "$HTTP_PORT" "$HOSTS" <<'EOF'
-import sys
-path, n, port, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-with open(path, "w") as f:
-    f.write("id,email,name,webhook_url,plan\n")
-    for i in range(n):
-        f.write(f"cus_{i},person{i}@example.com,Person {i},http://127.0.0.{1 + i % hosts}:{port}/hook/cus_{i},pro\n")
-EOF
 }
 
 # Runs a blast in $1, prints "seconds max_rss_kb first_message_ms".
