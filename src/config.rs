@@ -218,6 +218,11 @@ fn default_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:8080".into())
 }
 
+/// `250ms` as 250: a number of milliseconds.
+fn millis(value: &str) -> Option<u64> {
+    value.trim().strip_suffix("ms")?.trim().parse().ok()
+}
+
 fn default_poll() -> Spanned<String> {
     Spanned::new(0..0, "1s".into())
 }
@@ -340,9 +345,12 @@ impl Config {
             holding_kind: raw.promises.holding_kind,
             holding_set: raw.promises.holding_set,
         };
-        let poll = duration(&raw.worker.poll, "worker.poll")
-            .unsigned_abs()
-            .max(std::time::Duration::from_millis(100));
+        // A worker may poll more often than every second: `200ms` too.
+        let poll = match millis(raw.worker.poll.get_ref()) {
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => duration(&raw.worker.poll, "worker.poll").unsigned_abs(),
+        }
+        .max(std::time::Duration::from_millis(100));
         let listen = raw.server.listen.get_ref().parse().unwrap_or_else(|e| {
             problems.push(
                 Diagnostic::new(format!(
@@ -470,6 +478,9 @@ time_zone = "Europe/Berlin"
         );
         assert_eq!(c.promises.default, jiff::SignedDuration::from_mins(60));
         assert_eq!(c.poll, std::time::Duration::from_secs(1));
+        assert_eq!(millis("200ms"), Some(200));
+        assert_eq!(millis(" 250 ms "), Some(250));
+        assert_eq!(millis("2s"), None);
         assert!(c.network.allowed().is_empty());
     }
 

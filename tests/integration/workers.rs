@@ -13,6 +13,8 @@
 //! limit says, not a third of it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
@@ -46,7 +48,11 @@ fn project(
         "url = \"sqlite:crier.db\"",
         &format!("url = \"{}\"", db.url()),
     );
-    p.edit("crier.toml", "poll = \"1s\"", "poll = \"200ms\"");
+    p.edit(
+        "crier.toml",
+        "# [worker]\n# poll = \"1s\"",
+        "[worker]\npoll = \"200ms\"",
+    );
     p.write(
         "channels/mail.toml",
         &format!(
@@ -448,5 +454,153 @@ async fn a_worker_serves_its_own_metrics() {
         stderr(&out).contains("use it with `crier worker`"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// What [`Slow`] noted of each request: when it arrived, how many it was serving then (this
+/// one included), its path and its `webhook-id`.
+type Arrivals = Arc<Mutex<Vec<(Instant, usize, String, String)>>>;
+
+/// A receiver on 127.0.0.1 answering every POST after `delay`, noting each arrival.
+struct Slow {
+    uri: String,
+    seen: Arrivals,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Slow {
+    fn start(delay: Duration) -> Slow {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let seen: Arrivals = Arc::default();
+        let serving = Arc::new(AtomicUsize::new(0));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
+        let app = {
+            let seen = seen.clone();
+            axum::Router::new().fallback(
+                move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                    let (seen, serving) = (seen.clone(), serving.clone());
+                    async move {
+                        let now = serving.fetch_add(1, Ordering::SeqCst) + 1;
+                        let id = headers
+                            .get("webhook-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        seen.lock().unwrap().push((
+                            Instant::now(),
+                            now,
+                            uri.path().to_string(),
+                            id,
+                        ));
+                        tokio::time::sleep(delay).await;
+                        serving.fetch_sub(1, Ordering::SeqCst);
+                        axum::http::StatusCode::OK
+                    }
+                },
+            )
+        };
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Slow {
+            uri,
+            seen,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// Per-recipient webhooks all on one customer host, sent by three workers: the host never has
+/// more than 4 requests in flight from them together (each worker keeps its share) once all
+/// three are counted, and every recipient gets one request.
+#[test]
+fn a_per_host_limit_holds_across_three_workers() {
+    const N: usize = 3_000;
+    const PER_HOST: usize = 4;
+    let Some(db) = Database::create() else {
+        return;
+    };
+    let receiver = Slow::start(Duration::from_millis(10));
+    let p = crate::crash::hooks_project(&receiver.uri, 16);
+    p.edit(
+        "crier.toml",
+        "url = \"sqlite:crier.db\"",
+        &format!("url = \"{}\"", db.url()),
+    );
+    p.edit(
+        "crier.toml",
+        "# [worker]\n# poll = \"1s\"",
+        "[worker]\npoll = \"200ms\"",
+    );
+    let mut csv = String::from("id,email,name,webhook_url\n");
+    for i in 1..=N {
+        let url = format!("{}/hook/cus_{i}", receiver.uri);
+        csv.push_str(&format!("cus_{i},user{i}@example.com,Customer {i},{url}\n"));
+    }
+    p.write("audience.csv", &csv);
+    let journal = Journal {
+        url: db.url().to_string(),
+        rt: tokio::runtime::Runtime::new().unwrap(),
+    };
+    let mut blast = crate::support::outage_on("hooks").to_vec();
+    blast.push("--enqueue-only");
+    let out = crier(p.root(), &blast).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let dir = scratch(&p);
+    let ports: Vec<String> = (0..3).map(|_| free_address()).collect();
+    let workers: Vec<Running> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            let worker = crier(p.root(), &["worker", "--metrics", addr]);
+            spawn(worker, &dir, &format!("worker{i}"))
+        })
+        .collect();
+    let start = Instant::now();
+    let mut all_three = None;
+    while !journal.all_sent(N as i64) {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{:?}",
+            journal.states()
+        );
+        if all_three.is_none() && journal.runs() == 3 {
+            all_three = Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shares: Vec<u64> = ports.iter().map(|addr| sent_by(addr)).collect();
+    for w in workers {
+        w.kill();
+    }
+    assert!(
+        shares.iter().all(|&n| n > 0),
+        "each worker sent some: {shares:?}"
+    );
+    let all_three = all_three.expect("the three workers sent together");
+
+    let seen = receiver.seen.lock().unwrap().clone();
+    let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (_, _, path, id) in &seen {
+        let recipient = path.trim_start_matches("/hook/").to_string();
+        ids.entry(recipient).or_default().push(id.clone());
+    }
+    let twice = check(ids, N, "hooks");
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
+    // Each worker counts the others within 250 ms of their start; from a second after the
+    // third joined, the host's limit holds for the three together.
+    let settled = all_three + Duration::from_secs(1);
+    let busiest = seen
+        .iter()
+        .filter(|(at, ..)| *at > settled)
+        .map(|(_, serving, ..)| *serving)
+        .max()
+        .unwrap_or(0);
+    eprintln!("shares {shares:?}; at most {busiest} requests in flight to the host");
+    assert!(
+        busiest <= PER_HOST,
+        "{busiest} requests in flight to one host"
     );
 }
