@@ -340,9 +340,13 @@ impl Config {
             holding_kind: raw.promises.holding_kind,
             holding_set: raw.promises.holding_set,
         };
-        let poll = duration(&raw.worker.poll, "worker.poll")
-            .unsigned_abs()
-            .max(std::time::Duration::from_millis(100));
+        // Durations elsewhere are whole seconds and more; a poll may be less (`200ms`).
+        let millis = raw.worker.poll.get_ref().trim().strip_suffix("ms");
+        let poll = match millis.and_then(|n| n.trim().parse::<u64>().ok()) {
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => duration(&raw.worker.poll, "worker.poll").unsigned_abs(),
+        }
+        .max(std::time::Duration::from_millis(100));
         let listen = raw.server.listen.get_ref().parse().unwrap_or_else(|e| {
             problems.push(
                 Diagnostic::new(format!(
@@ -471,6 +475,19 @@ time_zone = "Europe/Berlin"
         assert_eq!(c.promises.default, jiff::SignedDuration::from_mins(60));
         assert_eq!(c.poll, std::time::Duration::from_secs(1));
         assert!(c.network.allowed().is_empty());
+    }
+
+    #[test]
+    fn a_poll_can_be_under_a_second_but_not_under_100_ms() {
+        let poll = |v: &str| {
+            load(&format!("{GOOD}\n[worker]\npoll = \"{v}\"\n"))
+                .unwrap()
+                .poll
+        };
+        assert_eq!(poll("200ms"), std::time::Duration::from_millis(200));
+        assert_eq!(poll("20ms"), std::time::Duration::from_millis(100));
+        assert_eq!(poll("2s"), std::time::Duration::from_secs(2));
+        assert!(load(&format!("{GOOD}\n[worker]\npoll = \"fast\"\n")).is_err());
     }
 
     #[test]
