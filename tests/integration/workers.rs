@@ -41,7 +41,12 @@ fn project(
     n: usize,
 ) -> crate::support::Project {
     let p = crate::crash::hooks_project(&receiver.uri(), 16);
-    crate::shared::on_postgres(&p, db);
+    p.edit(
+        "crier.toml",
+        "url = \"sqlite:crier.db\"",
+        &format!("url = \"{}\"", db.url()),
+    );
+    p.edit("crier.toml", "poll = \"1s\"", "poll = \"200ms\"");
     p.write(
         "channels/mail.toml",
         &format!(
