@@ -25,6 +25,13 @@ const WORKERS: usize = 3;
 /// The workers' `[worker] poll`.
 const POLL: Duration = Duration::from_millis(200);
 
+/// Held by the tests whose several workers load both cores for many seconds, or which measure
+/// time: one at a time, so a blast of thousands does not bunch another test's rate limit.
+pub fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `p`'s journal on `db`, its workers polling every [`POLL`].
 pub fn on_postgres(p: &Project, db: &Database) {
     p.edit(
@@ -401,6 +408,7 @@ fn halt_stops_three_workers_on_postgres_within_a_second_and_resume_finishes_once
     let Some(db) = Database::create() else {
         return;
     };
+    let _alone = alone();
     let receiver = Receiver::start(DELAY);
     let p = hooks_project_of(&receiver.uri(), IN_FLIGHT, RECIPIENTS);
     on_postgres(&p, &db);

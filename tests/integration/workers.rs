@@ -183,6 +183,7 @@ fn three_workers_share_a_blast_and_the_two_left_finish_a_killed_ones_share() {
     let Some(db) = Database::create() else {
         return;
     };
+    let _alone = crate::shared::alone();
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(Duration::from_millis(2));
     let p = project(&db, &smtp, &receiver, n);
@@ -286,6 +287,7 @@ fn a_rate_limit_holds_across_three_workers() {
     let Some(db) = Database::create() else {
         return;
     };
+    let _alone = crate::shared::alone();
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(Duration::ZERO);
     let p = project(&db, &smtp, &receiver, N);
