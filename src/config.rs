@@ -485,6 +485,19 @@ time_zone = "Europe/Berlin"
     }
 
     #[test]
+    fn a_poll_can_be_under_a_second_but_not_under_100_ms() {
+        let poll = |v: &str| {
+            load(&format!("{GOOD}\n[worker]\npoll = \"{v}\"\n"))
+                .unwrap()
+                .poll
+        };
+        assert_eq!(poll("200ms"), std::time::Duration::from_millis(200));
+        assert_eq!(poll("20ms"), std::time::Duration::from_millis(100));
+        assert_eq!(poll("2s"), std::time::Duration::from_secs(2));
+        assert!(load(&format!("{GOOD}\n[worker]\npoll = \"fast\"\n")).is_err());
+    }
+
+    #[test]
     fn allowed_ranges_are_read_and_a_bad_one_is_located() {
         let c = load(&format!(
             "{GOOD}\n[network]\nallow_private = [\"127.0.0.2/32\", \"fd00::/8\"]\n"

@@ -165,18 +165,18 @@ pub fn by_path(hits: &[Hit]) -> BTreeMap<String, Vec<String>> {
     paths
 }
 
-/// The paths of every recipient: `/hook/cus_1` … `/hook/cus_2000`.
-pub fn every_path() -> BTreeSet<String> {
-    (1..=RECIPIENTS).map(|n| format!("/hook/cus_{n}")).collect()
-}
-
 /// What the receiver saw, checked: no recipient lost, every id of the form `msg_<32 hex>`,
 /// one id per recipient (the same on every request), no id shared by two recipients.
 /// Returns the recipients that got more than one request.
 pub fn check_deliveries(hits: &[Hit]) -> BTreeSet<String> {
+    check_deliveries_of(hits, RECIPIENTS)
+}
+
+/// [`check_deliveries`] for `n` recipients, `/hook/cus_1` … `/hook/cus_{n}`.
+pub fn check_deliveries_of(hits: &[Hit], n: usize) -> BTreeSet<String> {
     let paths = by_path(hits);
-    let lost: Vec<String> = every_path()
-        .into_iter()
+    let lost: Vec<String> = (1..=n)
+        .map(|i| format!("/hook/cus_{i}"))
         .filter(|p| !paths.contains_key(p))
         .collect();
     assert!(
@@ -185,7 +185,7 @@ pub fn check_deliveries(hits: &[Hit]) -> BTreeSet<String> {
         lost.len(),
         &lost[..lost.len().min(5)]
     );
-    assert_eq!(paths.len(), RECIPIENTS, "requests to unexpected paths");
+    assert_eq!(paths.len(), n, "requests to unexpected paths");
     let mut owners: BTreeMap<&str, &str> = BTreeMap::new();
     let mut duplicated = BTreeSet::new();
     for (path, ids) in &paths {
@@ -216,6 +216,11 @@ pub fn check_deliveries(hits: &[Hit]) -> BTreeSet<String> {
 /// A project from `crier init` whose only channel, `hooks`, posts a signed event to each of
 /// [`RECIPIENTS`] recipients at `{receiver}/hook/cus_N`.
 pub fn hooks_project(receiver: &str, max_in_flight: u32) -> Project {
+    hooks_project_of(receiver, max_in_flight, RECIPIENTS)
+}
+
+/// [`hooks_project`] with `n` recipients.
+pub fn hooks_project_of(receiver: &str, max_in_flight: u32, n: usize) -> Project {
     let p = Project::init();
     crate::http_support::allow_loopback(&p);
     std::fs::remove_file(p.root().join("channels/file.toml")).unwrap();
@@ -226,9 +231,9 @@ pub fn hooks_project(receiver: &str, max_in_flight: u32) -> Project {
         ),
     );
     let mut csv = String::from("id,email,name,webhook_url\n");
-    for n in 1..=RECIPIENTS {
+    for i in 1..=n {
         csv.push_str(&format!(
-            "cus_{n},customer{n}@example.com,Customer {n},{receiver}/hook/cus_{n}\n"
+            "cus_{i},customer{i}@example.com,Customer {i},{receiver}/hook/cus_{i}\n"
         ));
     }
     p.write("audience.csv", &csv);

@@ -19,6 +19,7 @@ mod safety;
 mod schedules;
 mod secrets;
 mod server;
+mod shared;
 mod smtp_server;
 mod snapshots;
 mod support;

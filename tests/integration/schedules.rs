@@ -183,7 +183,8 @@ fn schedule_list(p: &Project) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn terminate(r: &Running) {
+/// Ask `r` to stop, as Ctrl-C would (SIGTERM).
+pub fn terminate(r: &Running) {
     let pid = r.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());

@@ -43,16 +43,7 @@ fn project(
     n: usize,
 ) -> crate::support::Project {
     let p = crate::crash::hooks_project(&receiver.uri(), 16);
-    p.edit(
-        "crier.toml",
-        "url = \"sqlite:crier.db\"",
-        &format!("url = \"{}\"", db.url()),
-    );
-    p.edit(
-        "crier.toml",
-        "# [worker]\n# poll = \"1s\"",
-        "[worker]\npoll = \"200ms\"",
-    );
+    crate::shared::on_postgres(&p, db);
     p.write(
         "channels/mail.toml",
         &format!(
@@ -73,12 +64,19 @@ fn project(
 
 /// What the journal says, straight from the database: runs of the update, and the
 /// recipients whose row is in doubt, per channel.
-struct Journal {
+pub struct Journal {
     url: String,
     rt: tokio::runtime::Runtime,
 }
 
 impl Journal {
+    pub fn new(db: &Database) -> Journal {
+        Journal {
+            url: db.url().to_string(),
+            rt: tokio::runtime::Runtime::new().unwrap(),
+        }
+    }
+
     fn query<T>(&self, f: impl AsyncFnOnce(&mut sqlx::PgConnection) -> T) -> T {
         self.rt.block_on(async {
             let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
@@ -96,7 +94,7 @@ impl Journal {
         })
     }
 
-    fn runs(&self) -> i64 {
+    pub fn runs(&self) -> i64 {
         self.query(async |c| {
             sqlx::query_scalar("SELECT COUNT(*) FROM runs")
                 .fetch_one(c)
@@ -106,7 +104,7 @@ impl Journal {
     }
 
     /// (channel, state) → rows.
-    fn states(&self) -> BTreeMap<(String, String), i64> {
+    pub fn states(&self) -> BTreeMap<(String, String), i64> {
         self.query(async |c| {
             let rows: Vec<(String, String, i64)> = sqlx::query_as(
                 "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state",
@@ -118,7 +116,7 @@ impl Journal {
         })
     }
 
-    fn in_doubt(&self, channel: &str) -> BTreeSet<String> {
+    pub fn in_doubt(&self, channel: &str) -> BTreeSet<String> {
         self.query(async |c| {
             sqlx::query_scalar(
                 "SELECT recipient_id FROM deliveries WHERE in_doubt AND channel = $1",
@@ -133,7 +131,7 @@ impl Journal {
     }
 
     /// Every row sent (none left pending, claimed, attempting or to retry).
-    fn all_sent(&self, total: i64) -> bool {
+    pub fn all_sent(&self, total: i64) -> bool {
         let states = self.states();
         let sent: i64 = states
             .iter()
@@ -192,13 +190,11 @@ fn three_workers_share_a_blast_and_the_two_left_finish_a_killed_ones_share() {
     let Some(db) = Database::create() else {
         return;
     };
+    let _alone = crate::shared::alone();
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(Duration::from_millis(2));
     let p = project(&db, &smtp, &receiver, n);
-    let journal = Journal {
-        url: db.url().to_string(),
-        rt: tokio::runtime::Runtime::new().unwrap(),
-    };
+    let journal = Journal::new(&db);
 
     let mut blast = crate::support::outage_on("hooks,mail").to_vec();
     blast.push("--enqueue-only");
@@ -315,6 +311,7 @@ fn a_rate_limit_holds_across_three_workers() {
     let Some(db) = Database::create() else {
         return;
     };
+    let _alone = crate::shared::alone();
     let smtp = SmtpServer::start();
     let receiver = Receiver::start(Duration::ZERO);
     let p = project(&db, &smtp, &receiver, N);
@@ -323,10 +320,7 @@ fn a_rate_limit_holds_across_three_workers() {
         "per_second = 0",
         &format!("per_second = {RATE}\nburst = {BURST}"),
     );
-    let journal = Journal {
-        url: db.url().to_string(),
-        rt: tokio::runtime::Runtime::new().unwrap(),
-    };
+    let journal = Journal::new(&db);
     let mut blast = crate::support::outage_on("mail").to_vec();
     blast.push("--enqueue-only");
     let out = crier(p.root(), &blast).output().unwrap();
@@ -518,31 +512,20 @@ impl Slow {
 fn a_per_host_limit_holds_across_three_workers() {
     const N: usize = 3_000;
     const PER_HOST: usize = 4;
+    let _alone = crate::shared::alone();
     let Some(db) = Database::create() else {
         return;
     };
     let receiver = Slow::start(Duration::from_millis(10));
     let p = crate::crash::hooks_project(&receiver.uri, 16);
-    p.edit(
-        "crier.toml",
-        "url = \"sqlite:crier.db\"",
-        &format!("url = \"{}\"", db.url()),
-    );
-    p.edit(
-        "crier.toml",
-        "# [worker]\n# poll = \"1s\"",
-        "[worker]\npoll = \"200ms\"",
-    );
+    crate::shared::on_postgres(&p, &db);
     let mut csv = String::from("id,email,name,webhook_url\n");
     for i in 1..=N {
         let url = format!("{}/hook/cus_{i}", receiver.uri);
         csv.push_str(&format!("cus_{i},user{i}@example.com,Customer {i},{url}\n"));
     }
     p.write("audience.csv", &csv);
-    let journal = Journal {
-        url: db.url().to_string(),
-        rt: tokio::runtime::Runtime::new().unwrap(),
-    };
+    let journal = Journal::new(&db);
     let mut blast = crate::support::outage_on("hooks").to_vec();
     blast.push("--enqueue-only");
     let out = crier(p.root(), &blast).output().unwrap();

@@ -85,9 +85,15 @@ pub(super) async fn heartbeat(
     .bind(host)
     .execute(&mut *tx)
     .await?;
+    // Rows the journal writer is recording right now are skipped, not waited for: both
+    // statements lock many of this process's rows, in no common order, and waiting here
+    // deadlocked them (seen on `crier halt`, which releases every claimed row at once). Those
+    // rows are let go or begun (keeping their lease) by the writer; the next heartbeat renews.
     sqlx::query(
-        "UPDATE deliveries SET lease_until = $1 WHERE update_id = $2 AND holder = $3
-           AND state IN ('claimed', 'attempting')",
+        "UPDATE deliveries SET lease_until = $1 WHERE id IN (
+           SELECT id FROM deliveries WHERE update_id = $2 AND holder = $3
+             AND state IN ('claimed', 'attempting')
+           FOR UPDATE SKIP LOCKED)",
     )
     .bind(millis(now) + LEASE_MS)
     .bind(update)

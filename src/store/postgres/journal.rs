@@ -193,7 +193,9 @@ pub(super) async fn finish_plan(store: &PostgresStore, update: i64) -> Result<()
 }
 
 /// Rows whose holder's lease ran out before `now` (or that have none: left by a journal of
-/// version 1): claimed ones are due again, attempting ones in doubt.
+/// version 1): claimed ones are due again, attempting ones in doubt. A row another transaction
+/// is writing (its late holder recording it, another process recovering it) is skipped, not
+/// waited for: waiting on many rows locked in another order can deadlock.
 pub(super) async fn recover(
     store: &PostgresStore,
     update: i64,
@@ -205,8 +207,10 @@ pub(super) async fn recover(
     sqlx::query(
         "UPDATE deliveries SET state = CASE WHEN attempts > 0 THEN 'retry' ELSE 'pending' END,
            holder = NULL, lease_until = NULL, updated_at = $1
-         WHERE update_id = $2 AND channel = $3 AND state = 'claimed'
-           AND (lease_until IS NULL OR lease_until <= $1)",
+         WHERE id IN (SELECT id FROM deliveries
+           WHERE update_id = $2 AND channel = $3 AND state = 'claimed'
+             AND (lease_until IS NULL OR lease_until <= $1)
+           FOR UPDATE SKIP LOCKED)",
     )
     .bind(millis(now))
     .bind(update)
@@ -222,8 +226,10 @@ pub(super) async fn recover(
     let rows = sqlx::query(
         "UPDATE deliveries SET state = $1, in_doubt = TRUE, last_error = $2, next_attempt_at = $3,
            holder = NULL, lease_until = NULL, updated_at = $3
-         WHERE update_id = $4 AND channel = $5 AND state = 'attempting'
-           AND (lease_until IS NULL OR lease_until <= $3)
+         WHERE id IN (SELECT id FROM deliveries
+           WHERE update_id = $4 AND channel = $5 AND state = 'attempting'
+             AND (lease_until IS NULL OR lease_until <= $3)
+           FOR UPDATE SKIP LOCKED)
          RETURNING key",
     )
     .bind(state)
