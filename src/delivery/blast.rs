@@ -134,30 +134,19 @@ impl<S: Store + 'static> Drive for Spawn<S> {
     }
 }
 
-/// Every 250 ms: read `crier halt` from the store and, on a store several processes share,
-/// how many send this update now; every 2 s: the run's heartbeat.
+/// Every 250 ms: read `crier halt` from the store; every 2 s: the run's heartbeat.
 async fn keep_fresh<S: Store + 'static>(blast: Arc<Blast<S>>) {
     let (pid, host) = &blast.run;
-    let shared = blast.store.many_senders().await;
     let mut ticks = 0u32;
     loop {
         if let Ok(halted) = blast.store.halted(&blast.update.incident_id).await {
             blast.halted.store(halted, Ordering::Relaxed);
         }
-        let now = jiff::Timestamp::now();
         if ticks.is_multiple_of(8) {
             let _ = blast
                 .store
-                .heartbeat(blast.update.id, *pid, host, now)
+                .heartbeat(blast.update.id, *pid, host, jiff::Timestamp::now())
                 .await;
-        }
-        if shared && let Ok(runs) = blast.store.runs(blast.update.id).await {
-            let stale = jiff::SignedDuration::from_millis(store::LEASE_MS);
-            let live = runs
-                .iter()
-                .filter(|r| now.duration_since(r.heartbeat_at) < stale)
-                .count();
-            blast.senders.store(live.max(1), Ordering::Relaxed);
         }
         ticks = ticks.wrapping_add(1);
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::blast;
@@ -200,7 +200,6 @@ async fn run(mut d: Delivery) -> anyhow::Result<Sent> {
         planned: Arc::default(),
         wait_retries: d.wait_retries,
         run: (std::process::id(), hostname()),
-        senders: Arc::new(AtomicUsize::new(1)),
     });
     let stats: BTreeMap<String, Arc<Stats>> = d
         .channels

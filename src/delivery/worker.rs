@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -136,10 +136,6 @@ pub struct Blast<S> {
     pub wait_retries: bool,
     /// This process in the journal's runs: its pid on this host.
     pub run: (u32, String),
-    /// Processes sending this update now, this one included (more than one only on a store
-    /// several share; refreshed with the heartbeat): each keeps its share of every
-    /// per-endpoint limit.
-    pub senders: Arc<AtomicUsize>,
 }
 
 /// Live counts of one channel, for progress display.
@@ -179,21 +175,16 @@ impl Limiter {
         }
     }
 
-    /// Wait for the limit to allow a send to `endpoint`; a send to an endpoint takes `cells`
-    /// of its budget (this process's share of it, see [`Lane::share`]).
-    async fn wait(&self, endpoint: Option<&String>, cells: NonZeroU32) {
+    async fn wait(&self, endpoint: Option<&String>) {
         // Try first: a send that had to wait is counted.
         match (self, endpoint) {
             (Limiter::Channel(l), _) if l.check().is_err() => {
                 LIMITER_WAITS.fetch_add(1, Ordering::Relaxed);
                 l.until_ready().await;
             }
-            (Limiter::PerEndpoint(l), Some(e))
-                if !matches!(l.check_key_n(e, cells), Ok(Ok(()))) =>
-            {
+            (Limiter::PerEndpoint(l), Some(e)) if l.check_key(e).is_err() => {
                 LIMITER_WAITS.fetch_add(1, Ordering::Relaxed);
-                // `cells` is never above the burst (see `Lane::share`), so this never fails.
-                let _ = l.until_key_n_ready(e, cells).await;
+                l.until_key_ready(e).await;
             }
             _ => {}
         }
@@ -285,8 +276,7 @@ pub async fn run<S: Store + 'static, T: Transport>(
     let mut in_doubt = in_doubt;
     let claimed = claim_loop(&lane, &window, shared.then_some(&mut in_doubt), one_sender).await;
     if one_sender {
-        // Failing to let go only makes the next owner wait for the lease to run out.
-        let _ = lane.blast.store.release_channel(&lane.channel).await;
+        lane.blast.store.release_channel(&lane.channel).await?;
     }
     let _all_recorded = window.acquire_many(window_size).await;
     // Every outcome is written, so no send waits for the journal task any more.
@@ -490,9 +480,8 @@ impl<S: Store + 'static, T: Transport> Lane<S, T> {
             return true;
         }
         let mut stopped = self.stopped.subscribe();
-        let cells = NonZeroU32::new(self.share().1).expect("at least 1");
         tokio::select! {
-            () = self.limiter.wait(endpoint, cells) => true,
+            () = self.limiter.wait(endpoint) => true,
             _ = stopped.wait_for(|stopped| *stopped) => false,
         }
     }
@@ -522,20 +511,6 @@ impl<S: Store + 'static, T: Transport> Lane<S, T> {
                 .retrying
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         }
-    }
-
-    /// This process's share of each per-endpoint limit, as (permits of the endpoint's
-    /// [`PER_ENDPOINT`] a send takes, cells of its rate budget a send takes): with N processes
-    /// sending, each may have `PER_ENDPOINT / N` (at least one) in flight to an endpoint, and
-    /// sends to it at `1 / N` of its rate (as long as N is not above the burst), so that
-    /// together they keep the limits.
-    fn share(&self) -> (u32, u32) {
-        let n = self.blast.senders.load(Ordering::Relaxed).max(1) as u32;
-        let each = (PER_ENDPOINT as u32 / n).max(1);
-        (
-            PER_ENDPOINT as u32 / each,
-            n.min(self.settings.burst.max(1)),
-        )
     }
 
     /// The semaphore bounding sends in flight to `endpoint`.
@@ -619,7 +594,7 @@ async fn attempt<S: Store + 'static, T: Transport>(lane: &Lane<S, T>, d: &Delive
     let _endpoint_slot = match &endpoint {
         Some(e) => Some(
             lane.endpoint_slot(e)
-                .acquire_many_owned(lane.share().0)
+                .acquire_owned()
                 .await
                 .expect("never closed"),
         ),

@@ -124,3 +124,20 @@ async fn a_group_of_thousands_is_recorded_in_one_statement() {
     let c = &store.counts(update.id).await.unwrap()["hooks"];
     assert_eq!((c.sent, c.attempting, c.pending), (n as u64, 0, 0));
 }
+
+#[tokio::test]
+async fn commits_do_not_wait_for_the_disk_unless_the_url_says_so() {
+    let Some(db) = PostgresDb::new().await else {
+        return;
+    };
+    let setting = async |url: &str| -> String {
+        let store = PostgresStore::open(url).await.unwrap();
+        sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(setting(db.url()).await, "off");
+    let waiting = format!("{}?options=-c%20synchronous_commit%3Don", db.url());
+    assert_eq!(setting(&waiting).await, "on");
+}
