@@ -291,6 +291,13 @@ fn three_workers_share_a_blast_and_the_two_left_finish_a_killed_ones_share() {
     let twice_hooks = check(hooks, n, "hooks");
     let twice_mail = check(mails, n, "mail");
     let (doubt_hooks, doubt_mail) = (journal.in_doubt("hooks"), journal.in_doubt("mail"));
+    eprintln!(
+        "in doubt: {} webhooks, {} emails; received twice (same id): {} webhooks, {} emails",
+        doubt_hooks.len(),
+        doubt_mail.len(),
+        twice_hooks.len(),
+        twice_mail.len()
+    );
     assert!(
         twice_hooks.is_subset(&doubt_hooks),
         "{twice_hooks:?} not all in doubt: {doubt_hooks:?}"
