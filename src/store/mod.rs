@@ -475,8 +475,8 @@ pub trait Store: Send + Sync {
     /// `begin` it holds as `attempting` (about to be sent; the attempt counted), in one
     /// transaction: committed before any of them is sent. Returns the rows of `begin` that
     /// were not begun because this process no longer holds them (recorded already, or, on a
-    /// shared store, taken over after its lease ran out): they must not be sent. An outcome of
-    /// a row this process no longer holds changes nothing.
+    /// shared store, taken over after its lease ran out): they must not be sent. On a shared
+    /// store, an outcome of a row this process no longer holds changes nothing.
     fn record(
         &self,
         outcomes: &[(i64, Outcome)],
@@ -535,9 +535,9 @@ pub trait Store: Send + Sync {
     /// Leave `update` to the workers (`crier blast --enqueue-only`): every `crier worker` on
     /// this journal sends it.
     fn enqueue(&self, update: i64) -> impl Future<Output = Result<()>> + Send;
-    /// Updates left to the workers with rows to send at `now`: due, or (a process died
-    /// sending them) `attempting` on a store where one process sends an update, or held by a
-    /// claim whose lease ran out on a shared one. By id.
+    /// Updates left to the workers with rows to send at `now`: rows due, or a process that
+    /// died sending it (where one process sends an update: its run went stale, a lease ago;
+    /// on a shared store: rows held under a lease that ran out). By id.
     fn queued_due(&self, now: jiff::Timestamp) -> impl Future<Output = Result<Vec<i64>>> + Send;
     /// Record that this process sends `update`, unless another live one does (then
     /// `Err(that run)`). On a shared store ([`Store::many_senders`]) every process may send a
