@@ -321,8 +321,7 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
                 owned_at = Some(tokio::time::Instant::now());
             } else {
                 owned_at = None;
-                let in_flight = lane.window_size as usize - window.available_permits();
-                if in_flight == 0 && !lane.blast.wait_retries {
+                if lane.claimed(window) == 0 && !lane.blast.wait_retries {
                     // Another process sends this channel; what is left is its (or, if it
                     // dies, the next pass's).
                     return Ok(());
@@ -343,8 +342,7 @@ async fn claim_loop<S: Store + 'static, T: Transport>(
             .await?;
         window.add_permits(CLAIM as usize - batch.len());
         if batch.is_empty() {
-            let in_flight = lane.window_size as usize - window.available_permits();
-            if in_flight > 0 {
+            if lane.claimed(window) > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -467,6 +465,11 @@ async fn journal<S: Store>(
 }
 
 impl<S: Store + 'static, T: Transport> Lane<S, T> {
+    /// Rows claimed and not recorded yet: the window's permits out.
+    fn claimed(&self, window: &Semaphore) -> usize {
+        self.window_size as usize - window.available_permits()
+    }
+
     fn stopping(&self) -> bool {
         self.blast.stop.load(Ordering::Relaxed)
             || self.blast.halted.load(Ordering::Relaxed)
