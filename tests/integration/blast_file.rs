@@ -3,7 +3,8 @@
 
 use crate::support::{Project, stderr, stdout};
 
-const BLAST: [&str; 10] = [
+/// The quick start's blast, to incident `DEMO-1`.
+pub const BLAST: [&str; 10] = [
     "blast",
     "outage-notice",
     "--incident",

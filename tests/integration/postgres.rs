@@ -27,19 +27,10 @@ impl Database {
     }
 }
 
-const BLAST: [&str; 11] = [
-    "blast",
-    "outage-notice",
-    "--incident",
-    "DEMO-1",
-    "--title",
-    "Checkout is failing",
-    "--set",
-    "affected=complete a checkout",
-    "--set",
-    "next_update=in 30 minutes",
-    "--yes",
-];
+/// The quick start's blast, without a question.
+fn blast() -> Vec<&'static str> {
+    [&crate::blast_file::BLAST[..], &["--yes"]].concat()
+}
 
 #[test]
 fn a_blast_on_a_postgres_journal_sends_every_message_once() {
@@ -53,7 +44,7 @@ fn a_blast_on_a_postgres_journal_sends_every_message_once() {
         &format!("url = \"{}\"", db.url()),
     );
 
-    let out = p.crier(&BLAST);
+    let out = p.crier(&blast());
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("file                   6 sent      0 failed      0 not sent yet"),
@@ -70,7 +61,7 @@ fn a_blast_on_a_postgres_journal_sends_every_message_once() {
     assert_eq!(json["channels"]["file"]["pending"], 0);
     assert_eq!(json["update"]["seq"], 1);
 
-    let again = p.crier(&BLAST);
+    let again = p.crier(&blast());
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stdout(&again).contains("Update 1 of DEMO-1 was already sent; nothing new to send."),
